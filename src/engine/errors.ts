@@ -1,0 +1,22 @@
+// Typed errors: each says in one sentence what went wrong and what to do next.
+
+export class SlipLabError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The bytes are not a GGUF file (wrong magic or unknown version). */
+export class NotGgufError extends SlipLabError {}
+/** The file ends before the data its header promises. */
+export class TruncatedGgufError extends SlipLabError {}
+export class UnsupportedArchitectureError extends SlipLabError {}
+export class UnsupportedWeightTypeError extends SlipLabError {}
+/** A tensor or the whole model is larger than the adapter allows. */
+export class DeviceLimitError extends SlipLabError {}
+export class NoWebGPUError extends SlipLabError {}
+export class DeviceLostError extends SlipLabError {}
+export class DownloadError extends SlipLabError {}
+/** Arguments to the engine that cannot be honoured (e.g. prompt longer than the context). */
+export class EngineInputError extends SlipLabError {}
