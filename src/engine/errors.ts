@@ -20,3 +20,5 @@ export class DeviceLostError extends SlipLabError {}
 export class DownloadError extends SlipLabError {}
 /** Arguments to the engine that cannot be honoured (e.g. prompt longer than the context). */
 export class EngineInputError extends SlipLabError {}
+/** WebGPU rejected a command we issued: an engine bug, never the user's fault. */
+export class GpuValidationError extends SlipLabError {}

@@ -1,0 +1,150 @@
+// Causal grouped-query attention over the KV cache with a per-(layer, head) softmax
+// temperature, exporting probabilities: one workgroup per (head, query).
+//   p_k = softmax_k( (q·k_k) · scale / T[layer][head] ),  out = Σ_k p_k v_k
+// Pass 1 finds the softmax max and normaliser online; pass 2 recomputes each score, writes
+// the exact probability where it is asked for (export rows, one head's full map) and
+// accumulates the output 64 keys at a time.
+
+struct Params {
+  M: u32,            // queries in this chunk
+  queryStart: u32,   // absolute position of query 0
+  nHead: u32,
+  nHeadKv: u32,
+  headDim: u32,
+  ctx: u32,          // KV cache capacity in positions; V starts at ctx·nHeadKv·headDim
+  layer: u32,
+  nSlots: u32,       // exported rows per layer
+  exportKeys: u32,   // length of an exported row
+  mapHead: u32,      // head whose [query][key] map is written, 0xffffffff for none
+  mapKeys: u32,      // row length of the map
+  slotOffset: u32,   // where slotOf[] starts in aux
+  scale: f32,        // 1 / sqrt(headDim)
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> q: array<f32>;          // (M, nHead, headDim)
+@group(0) @binding(2) var<storage, read> kv: array<f32>;         // (2, ctx, nHeadKv, headDim)
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;  // (M, nHead, headDim)
+// aux[layer·nHead + h] = bits of 1/T; aux[slotOffset + m] = export slot of query m or NONE.
+@group(0) @binding(4) var<storage, read> aux: array<u32>;
+@group(0) @binding(5) var<storage, read_write> rows: array<f32>; // (nLayer, nSlots, nHead, exportKeys)
+@group(0) @binding(6) var<storage, read_write> map: array<f32>;  // (queries, mapKeys)
+
+const WG: u32 = 64u;
+const NONE: u32 = 0xffffffffu;
+const MAX_HEAD_DIM: u32 = 256u;
+const MAX_DIMS_PER_THREAD: u32 = MAX_HEAD_DIM / WG;
+
+var<workgroup> qShared: array<f32, MAX_HEAD_DIM>;
+var<workgroup> maxShared: array<f32, WG>;
+var<workgroup> sumShared: array<f32, WG>;
+var<workgroup> probShared: array<f32, WG>;
+
+fn score(k: u32, kvHead: u32) -> f32 {
+  let base = (k * params.nHeadKv + kvHead) * params.headDim;
+  var dot = 0.0;
+  for (var d = 0u; d < params.headDim; d++) {
+    dot += qShared[d] * kv[base + d];
+  }
+  return dot;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let h = wg.x;
+  let m = wg.y;
+  let queryPos = params.queryStart + m;
+  let nKeys = queryPos + 1u;
+  let kvHead = h / (params.nHead / params.nHeadKv);
+  let qBase = (m * params.nHead + h) * params.headDim;
+  for (var d = lid; d < params.headDim; d += WG) {
+    qShared[d] = q[qBase + d];
+  }
+  workgroupBarrier();
+
+  let factor = params.scale * bitcast<f32>(aux[params.layer * params.nHead + h]);
+
+  // Pass 1: running max and normaliser per thread, then merged.
+  var runMax = -3.0e38;
+  var runSum = 0.0;
+  for (var k = lid; k < nKeys; k += WG) {
+    let s = score(k, kvHead) * factor;
+    if (s > runMax) {
+      runSum = runSum * exp(runMax - s) + 1.0;
+      runMax = s;
+    } else {
+      runSum += exp(s - runMax);
+    }
+  }
+  maxShared[lid] = runMax;
+  sumShared[lid] = runSum;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+    if (lid < stride) {
+      let m1 = maxShared[lid];
+      let m2 = maxShared[lid + stride];
+      let merged = max(m1, m2);
+      sumShared[lid] = sumShared[lid] * exp(m1 - merged) + sumShared[lid + stride] * exp(m2 - merged);
+      maxShared[lid] = merged;
+    }
+    workgroupBarrier();
+  }
+  let softmaxMax = maxShared[0];
+  let softmaxSum = sumShared[0];
+
+  let slot = aux[params.slotOffset + m];
+  let rowBase = ((params.layer * params.nSlots + slot) * params.nHead + h) * params.exportKeys;
+  let writeMap = h == params.mapHead;
+  let mapBase = queryPos * params.mapKeys;
+
+  // Pass 2: probabilities, exports, and the weighted sum of values.
+  let vBase = params.ctx * params.nHeadKv * params.headDim;
+  var acc: array<f32, MAX_DIMS_PER_THREAD>;
+  for (var tile = 0u; tile < nKeys; tile += WG) {
+    let k = tile + lid;
+    var p = 0.0;
+    if (k < nKeys) {
+      p = exp(score(k, kvHead) * factor - softmaxMax) / softmaxSum;
+      if (slot != NONE && k < params.exportKeys) {
+        rows[rowBase + k] = p;
+      }
+      if (writeMap && k < params.mapKeys) {
+        map[mapBase + k] = p;
+      }
+    }
+    probShared[lid] = p;
+    workgroupBarrier();
+    let tileLen = min(WG, nKeys - tile);
+    for (var j = 0u; j < MAX_DIMS_PER_THREAD; j++) {
+      let d = lid + j * WG;
+      if (d < params.headDim) {
+        var sum = 0.0;
+        for (var t = 0u; t < tileLen; t++) {
+          sum += probShared[t] * kv[vBase + ((tile + t) * params.nHeadKv + kvHead) * params.headDim + d];
+        }
+        acc[j] += sum;
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var j = 0u; j < MAX_DIMS_PER_THREAD; j++) {
+    let d = lid + j * WG;
+    if (d < params.headDim) {
+      out[qBase + d] = acc[j];
+    }
+  }
+  // Keys after the query are masked: their probability is exactly zero.
+  if (slot != NONE) {
+    for (var k = nKeys + lid; k < params.exportKeys; k += WG) {
+      rows[rowBase + k] = 0.0;
+    }
+  }
+  if (writeMap) {
+    for (var k = nKeys + lid; k < params.mapKeys; k += WG) {
+      map[mapBase + k] = 0.0;
+    }
+  }
+}

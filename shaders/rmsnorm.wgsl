@@ -1,0 +1,38 @@
+// out[r] = x[r] / sqrt(mean(x[r]²) + eps) * weight, one workgroup per row.
+
+struct Params {
+  cols: u32,
+  eps: f32,
+  inRowOffset: u32,  // row r reads x row inRowOffset + r
+  _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let inBase = (params.inRowOffset + wg.x) * params.cols;
+  let outBase = wg.x * params.cols;
+  var sum = 0.0;
+  for (var i = lid; i < params.cols; i += 256u) {
+    let v = x[inBase + i];
+    sum += v * v;
+  }
+  partial[lid] = sum;
+  workgroupBarrier();
+  for (var stride = 128u; stride > 0u; stride /= 2u) {
+    if (lid < stride) {
+      partial[lid] += partial[lid + stride];
+    }
+    workgroupBarrier();
+  }
+  let scale = inverseSqrt(partial[0] / f32(params.cols) + params.eps);
+  for (var i = lid; i < params.cols; i += 256u) {
+    out[outBase + i] = x[inBase + i] * scale * weight[i];
+  }
+}

@@ -1,0 +1,46 @@
+// Rotary position embedding in place on x (M, nHeads, headDim) at positions posStart + m.
+// NEOX rotates (x_i, x_{i+d/2}); otherwise adjacent pairs (x_{2i}, x_{2i+1}).
+// cos/sin come from a table computed in float64 on the CPU: f32 sin/cos of large angles
+// (pos · freq reaches thousands of radians) lose several digits on some GPUs.
+
+struct Params {
+  M: u32,
+  nHeads: u32,
+  headDim: u32,
+  posStart: u32,
+}
+
+override NEOX: bool = false;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read> table: array<vec2f>; // (positions, headDim/2): cos, sin
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let half = params.headDim / 2u;
+  let index = gid.x + gid.y * nwg.x * 64u;
+  if (index >= params.M * params.nHeads * half) {
+    return;
+  }
+  let i = index % half;
+  let row = index / half;             // (m, head)
+  let m = row / params.nHeads;
+  let base = row * params.headDim;
+  let cs = table[(params.posStart + m) * half + i];
+  let c = cs.x;
+  let s = cs.y;
+  var a: u32;
+  var b: u32;
+  if (NEOX) {
+    a = base + i;
+    b = base + i + half;
+  } else {
+    a = base + 2u * i;
+    b = a + 1u;
+  }
+  let x0 = x[a];
+  let x1 = x[b];
+  x[a] = x0 * c - x1 * s;
+  x[b] = x0 * s + x1 * c;
+}

@@ -1,0 +1,97 @@
+// The engine's public types: what callers (lab, worker, CLI, page) ask for and get back.
+
+import type { ModelConfig } from './config';
+
+export type SamplingOptions =
+  | { readonly kind: 'greedy' }
+  | { readonly kind: 'sample'; readonly temperature: number; readonly topK?: number; readonly topP?: number; readonly seed: number };
+
+/** Half-open token range [start, end). */
+export interface TokenSpan {
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface AttentionExportRequest {
+  /**
+   * Query positions whose full probability rows are exported for every layer and head.
+   * `last-and-generated` (default): the last prompt token and every generated token.
+   * `all-prompt`: every prompt position (full maps; only for short prompts).
+   */
+  readonly rows?: 'last-and-generated' | 'all-prompt';
+  /** Spans whose attention mass Σ_{k∈span} P is reduced on the GPU for every exported row. */
+  readonly spans?: readonly TokenSpan[];
+  /** The full [query][key] map over the prompt of one (layer, head). */
+  readonly map?: { readonly layer: number; readonly head: number };
+}
+
+export interface GenerateOptions {
+  readonly maxNewTokens: number;
+  readonly sampling?: SamplingOptions;
+  /** Generation stops after emitting one of these ids. */
+  readonly stopTokens?: readonly number[];
+  readonly attention?: AttentionExportRequest;
+  /**
+   * `generated` (default): one vector per generated step (the distribution the token was drawn from).
+   * `all-prompt`: one vector per prompt position, then one per generated step.
+   */
+  readonly logits?: 'generated' | 'all-prompt' | 'none';
+  readonly onToken?: (token: number, step: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface AttentionRows {
+  /** Absolute query position of each exported slot. */
+  readonly queries: readonly number[];
+  /** Row length: keys 0 … keys-1 (the last position + 1). */
+  readonly keys: number;
+  /** (nLayer, nSlots, nHead, keys) probabilities; entries past the query are 0. */
+  readonly data: Float32Array;
+}
+
+export interface AttentionMap {
+  readonly layer: number;
+  readonly head: number;
+  /** Prompt length: the map is (queries, queries). */
+  readonly size: number;
+  readonly data: Float32Array;
+}
+
+export interface GenerateResult {
+  readonly prompt: readonly number[];
+  readonly generated: readonly number[];
+  readonly logits: readonly Float32Array[];
+  readonly attention?: {
+    readonly rows: AttentionRows;
+    /** (nLayer, nSlots, nHead, nSpans) */
+    readonly spanMass?: Float32Array;
+    readonly map?: AttentionMap;
+  };
+}
+
+export interface LoadProgress {
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  readonly tensor?: string;
+}
+
+export interface AdapterSummary {
+  readonly description: string;
+  readonly features: readonly string[];
+  readonly limits: Readonly<Record<string, number>>;
+}
+
+export interface LoadedModel {
+  readonly config: ModelConfig;
+  /** Bytes of GPU memory the weights take. */
+  readonly weightBytes: number;
+  /** Token strings from the GGUF vocabulary (for display before a real tokenizer is loaded). */
+  readonly vocab?: readonly string[];
+  /**
+   * Attention softmax temperature per (layer, head), row-major (nLayer × nHead); a number sets
+   * every head. T = 1 is standard attention; T < 1 sharpens.
+   */
+  setAttentionTemperature(temperature: Float32Array | number): void;
+  generate(prompt: readonly number[], options: GenerateOptions): Promise<GenerateResult>;
+  dispose(): void;
+}

@@ -1,0 +1,154 @@
+// The transformer forward graph for one chunk of tokens, recorded as GPU dispatches.
+// One token's path: embedding → per layer [RMSNorm → q,k,v (+bias) → RoPE → KV cache →
+// attention (temperature, export) → output proj → residual → RMSNorm → SwiGLU FFN → residual]
+// → final RMSNorm → logits.
+
+import type { ModelConfig } from './config';
+import type { GpuContext } from './gpu';
+import type { ModelWeights } from './model';
+import { recordAttention } from './ops/attention';
+import { recordAdd, recordSwiGlu } from './ops/elementwise';
+import { recordEmbedding } from './ops/embedding';
+import { recordMatmul } from './ops/matmul';
+import { recordRmsNorm } from './ops/rmsnorm';
+import { recordRope, ropeTable } from './ops/rope';
+import type { Recorder } from './recorder';
+
+const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** Activation buffers sized for `capacity` tokens per chunk. */
+export class Activations {
+  readonly tokens: GPUBuffer;   // (capacity) u32
+  readonly x: GPUBuffer;        // (capacity, nEmbd) residual stream
+  readonly xNorm: GPUBuffer;    // (capacity, nEmbd)
+  readonly q: GPUBuffer;        // (capacity, nHead · headDim)
+  readonly k: GPUBuffer;        // (capacity, nHeadKv · headDim)
+  readonly v: GPUBuffer;        // (capacity, nHeadKv · headDim)
+  readonly attnOut: GPUBuffer;  // (capacity, nHead · headDim)
+  readonly proj: GPUBuffer;     // (capacity, nEmbd)
+  readonly gate: GPUBuffer;     // (capacity, nFf)
+  readonly up: GPUBuffer;       // (capacity, nFf)
+
+  constructor(ctx: GpuContext, readonly config: ModelConfig, readonly capacity: number) {
+    const make = (label: string, floats: number) => ctx.device.createBuffer({ label, size: Math.max(16, floats * 4), usage: STORAGE() });
+    const { nEmbd, nHead, nHeadKv, headDim, nFf } = config;
+    this.tokens = make('tokens', capacity);
+    this.x = make('x', capacity * nEmbd);
+    this.xNorm = make('x-norm', capacity * nEmbd);
+    this.q = make('q', capacity * nHead * headDim);
+    this.k = make('k', capacity * nHeadKv * headDim);
+    this.v = make('v', capacity * nHeadKv * headDim);
+    this.attnOut = make('attn-out', capacity * nHead * headDim);
+    this.proj = make('proj', capacity * nEmbd);
+    this.gate = make('ffn-gate', capacity * nFf);
+    this.up = make('ffn-up', capacity * nFf);
+  }
+
+  destroy() {
+    for (const b of [this.tokens, this.x, this.xNorm, this.q, this.k, this.v, this.attnOut, this.proj, this.gate, this.up]) b.destroy();
+  }
+}
+
+/**
+ * Per layer (2, ctx, nHeadKv, headDim): keys then values, position-major so a chunk's K/V copy
+ * in one piece; plus the RoPE cos/sin table for the same positions.
+ */
+export class KvCache {
+  readonly layers: GPUBuffer[];
+  readonly ropeTable: GPUBuffer;
+  constructor(ctx: GpuContext, readonly config: ModelConfig, readonly positions: number, ropeFactors?: Float32Array) {
+    const table = ropeTable(positions, config.headDim, config.ropeTheta, ropeFactors);
+    this.ropeTable = ctx.device.createBuffer({ label: 'rope-table', size: table.byteLength, usage: STORAGE() });
+    ctx.device.queue.writeBuffer(this.ropeTable, 0, table);
+    const bytes = 2 * positions * config.nHeadKv * config.headDim * 4;
+    this.layers = Array.from({ length: config.nLayer }, (_, l) =>
+      ctx.device.createBuffer({ label: `kv-${l}`, size: bytes, usage: STORAGE() }),
+    );
+  }
+  destroy() {
+    for (const b of this.layers) b.destroy();
+    this.ropeTable.destroy();
+  }
+}
+
+/** Where attention probabilities go; see shaders/attention.wgsl. */
+export interface AttentionTargets {
+  readonly aux: GPUBuffer;
+  readonly slotOffset: number;
+  readonly rows: GPUBuffer;
+  readonly nSlots: number;
+  readonly exportKeys: number;
+  readonly map: GPUBuffer;
+  readonly mapLayer: number;
+  readonly mapHead: number;
+  readonly mapKeys: number;
+}
+
+export interface ForwardStep {
+  readonly M: number;
+  readonly posStart: number;
+  /** Logits for every token of the chunk, only the last, or none. */
+  readonly logitRows: 'all' | 'last' | 'none';
+  readonly logits: GPUBuffer;
+}
+
+const NONE = 0xffffffff;
+
+export function recordForward(
+  rec: Recorder,
+  ctx: GpuContext,
+  config: ModelConfig,
+  weights: ModelWeights,
+  act: Activations,
+  kv: KvCache,
+  targets: AttentionTargets,
+  step: ForwardStep,
+): void {
+  const { M, posStart } = step;
+  const { nEmbd, nHead, nHeadKv, headDim, nFf, rmsEps } = config;
+  const kvRowBytes = nHeadKv * headDim * 4;
+  recordEmbedding(rec, ctx, { embedding: weights.embedding, tokens: act.tokens, out: act.x, M });
+  weights.layers.forEach((layer, l) => {
+    recordRmsNorm(rec, ctx, { x: act.x, weight: layer.attnNorm, out: act.xNorm, rows: M, cols: nEmbd, eps: rmsEps });
+    recordMatmul(rec, ctx, { weight: layer.wq, x: act.xNorm, y: act.q, M, bias: layer.bq });
+    recordMatmul(rec, ctx, { weight: layer.wk, x: act.xNorm, y: act.k, M, bias: layer.bk });
+    recordMatmul(rec, ctx, { weight: layer.wv, x: act.xNorm, y: act.v, M, bias: layer.bv });
+    const rope = { table: kv.ropeTable, M, headDim, posStart, style: config.ropeStyle };
+    recordRope(rec, ctx, { ...rope, x: act.q, nHeads: nHead });
+    recordRope(rec, ctx, { ...rope, x: act.k, nHeads: nHeadKv });
+    rec.copy(act.k, 0, kv.layers[l], posStart * kvRowBytes, M * kvRowBytes);
+    rec.copy(act.v, 0, kv.layers[l], (kv.positions + posStart) * kvRowBytes, M * kvRowBytes);
+    recordAttention(rec, ctx, {
+      q: act.q,
+      kv: kv.layers[l],
+      out: act.attnOut,
+      aux: targets.aux,
+      rows: targets.rows,
+      map: targets.map,
+      M,
+      queryStart: posStart,
+      nHead,
+      nHeadKv,
+      headDim,
+      ctxLength: kv.positions,
+      layer: l,
+      nSlots: targets.nSlots,
+      exportKeys: targets.exportKeys,
+      mapHead: l === targets.mapLayer ? targets.mapHead : NONE,
+      mapKeys: targets.mapKeys,
+      slotOffset: targets.slotOffset,
+    });
+    recordMatmul(rec, ctx, { weight: layer.wo, x: act.attnOut, y: act.proj, M });
+    recordAdd(rec, ctx, act.x, act.proj, M * nEmbd);
+    recordRmsNorm(rec, ctx, { x: act.x, weight: layer.ffnNorm, out: act.xNorm, rows: M, cols: nEmbd, eps: rmsEps });
+    recordMatmul(rec, ctx, { weight: layer.wGate, x: act.xNorm, y: act.gate, M });
+    recordMatmul(rec, ctx, { weight: layer.wUp, x: act.xNorm, y: act.up, M });
+    recordSwiGlu(rec, ctx, act.gate, act.up, M * nFf);
+    recordMatmul(rec, ctx, { weight: layer.wDown, x: act.gate, y: act.proj, M });
+    recordAdd(rec, ctx, act.x, act.proj, M * nEmbd);
+  });
+  if (step.logitRows === 'none') return;
+  const rows = step.logitRows === 'all' ? M : 1;
+  recordRmsNorm(rec, ctx, { x: act.x, weight: weights.outputNorm, out: act.xNorm, rows, cols: nEmbd, eps: rmsEps, inRowOffset: M - rows });
+  recordMatmul(rec, ctx, { weight: weights.output, x: act.xNorm, y: step.logits, M: rows });
+}

@@ -1,0 +1,289 @@
+// LoadedModel on the GPU: prefill in chunks, greedy or sampled decode, and attention export
+// (rows of chosen queries, GPU-reduced span masses, one head's full map).
+
+import type { GenerateOptions, GenerateResult, LoadedModel, SamplingOptions, TokenSpan } from './api';
+import type { ModelConfig } from './config';
+import { EngineInputError } from './errors';
+import { Activations, KvCache, recordForward, type AttentionTargets } from './forward';
+import type { GpuContext } from './gpu';
+import type { ModelWeights } from './model';
+import { NO_SLOT } from './ops/attention';
+import { recordSample } from './ops/sample';
+import { recordSpanMass } from './ops/spanMass';
+import { Recorder } from './recorder';
+
+/** Tokens per prefill chunk: bounds activation memory for long prompts. */
+const PREFILL_CHUNK = 128;
+
+/** Seeded uniform numbers in [0, 1) for reproducible sampling (mulberry32). */
+function uniformStream(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class Generator implements LoadedModel {
+  private readonly rec: Recorder;
+  private act: Activations | undefined;
+  private kv: KvCache | undefined;
+  private readonly aux: GPUBuffer;
+  private readonly slotOffset: number;
+  private readonly sampled: GPUBuffer;
+  private disposed = false;
+  private busy = false;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly config: ModelConfig,
+    private readonly weights: ModelWeights,
+    readonly weightBytes: number,
+    readonly vocab: readonly string[] | undefined,
+    private readonly releaseWeights: () => void,
+  ) {
+    this.rec = new Recorder(ctx);
+    this.slotOffset = config.nLayer * config.nHead;
+    this.aux = this.buffer('attention-aux', (this.slotOffset + PREFILL_CHUNK) * 4);
+    this.sampled = this.buffer('sampled-token', 16);
+    this.setAttentionTemperature(1);
+  }
+
+  private buffer(label: string, size: number, usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST) {
+    return this.ctx.device.createBuffer({ label, size: Math.max(16, Math.ceil(size / 4) * 4), usage });
+  }
+
+  setAttentionTemperature(temperature: Float32Array | number): void {
+    const { nLayer, nHead } = this.config;
+    const all = typeof temperature === 'number' ? new Float32Array(nLayer * nHead).fill(temperature) : temperature;
+    if (all.length !== nLayer * nHead)
+      throw new EngineInputError(`Attention temperature needs ${nLayer * nHead} values (layers × heads), got ${all.length}.`);
+    for (const t of all)
+      if (!(t > 0) || !Number.isFinite(t)) throw new EngineInputError(`Attention temperature must be a positive number, got ${t}.`);
+    // 1/T in f32: T = 1 multiplies by exactly 1, leaving standard attention bit-for-bit.
+    this.ctx.device.queue.writeBuffer(this.aux, 0, Float32Array.from(all, (t) => 1 / t));
+  }
+
+  private ensureCapacity(chunk: number, positions: number) {
+    if (!this.act || this.act.capacity < chunk) {
+      this.act?.destroy();
+      this.act = new Activations(this.ctx, this.config, chunk);
+    }
+    if (!this.kv || this.kv.positions < positions) {
+      this.kv?.destroy();
+      this.kv = new KvCache(this.ctx, this.config, Math.max(positions, 64), this.weights.ropeFactors);
+    }
+  }
+
+  private validate(prompt: readonly number[], options: GenerateOptions) {
+    const { vocabSize, contextLength } = this.config;
+    if (this.disposed) throw new EngineInputError('This model has been unloaded; load it again.');
+    if (prompt.length === 0) throw new EngineInputError('The prompt is empty; give at least one token.');
+    const bad = prompt.find((t) => !Number.isInteger(t) || t < 0 || t >= vocabSize);
+    if (bad !== undefined) throw new EngineInputError(`Token id ${bad} is outside this model's vocabulary of ${vocabSize}.`);
+    if (!(options.maxNewTokens >= 0)) throw new EngineInputError(`maxNewTokens must be 0 or more, got ${options.maxNewTokens}.`);
+    if (prompt.length + options.maxNewTokens > contextLength)
+      throw new EngineInputError(
+        `Prompt (${prompt.length}) plus new tokens (${options.maxNewTokens}) exceed the model's context of ${contextLength}; shorten the prompt.`,
+      );
+    const map = options.attention?.map;
+    if (map && (map.layer < 0 || map.layer >= this.config.nLayer || map.head < 0 || map.head >= this.config.nHead))
+      throw new EngineInputError(`There is no layer ${map.layer} head ${map.head} in this model.`);
+  }
+
+  async generate(prompt: readonly number[], options: GenerateOptions): Promise<GenerateResult> {
+    this.validate(prompt, options);
+    if (this.busy) throw new EngineInputError('The model is already generating; wait for it or cancel it first.');
+    this.busy = true;
+    try {
+      return await this.run(prompt, options);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async run(prompt: readonly number[], options: GenerateOptions): Promise<GenerateResult> {
+    const { ctx, config, rec } = this;
+    const { nLayer, nHead, vocabSize } = config;
+    const P = prompt.length;
+    const steps = options.maxNewTokens;
+    const sampling: SamplingOptions = options.sampling ?? { kind: 'greedy' };
+    const nextUniform = uniformStream(sampling.kind === 'sample' ? sampling.seed : 0);
+    const logitMode = options.logits ?? 'generated';
+    const request = options.attention;
+    const allPrompt = request?.rows === 'all-prompt';
+
+    // Slot s of the export holds the query at position slotQueries[s]: the last prompt token
+    // and each position whose output predicts generated token i (P - 1 + i), or every position.
+    const slotQueries: number[] = [];
+    if (request) {
+      const first = allPrompt ? 0 : P - 1;
+      for (let q = first; q < P - 1 + Math.max(steps, 1); q++) slotQueries.push(q);
+    }
+    const nSlots = slotQueries.length;
+    const exportKeys = nSlots > 0 ? slotQueries[nSlots - 1] + 1 : 1;
+    const rowsBytes = nLayer * nSlots * nHead * exportKeys * 4;
+    if (rowsBytes > ctx.caps.maxStorageBufferBindingSize)
+      throw new EngineInputError(
+        `Exporting ${nSlots} attention rows of ${exportKeys} keys needs ${(rowsBytes / 2 ** 20).toFixed(0)} MiB, over this GPU's binding limit; export fewer rows or use a shorter prompt.`,
+      );
+    const chunk = Math.min(PREFILL_CHUNK, P);
+    this.ensureCapacity(chunk, P + steps);
+    const act = this.act!;
+    const kv = this.kv!;
+
+    const temporary: GPUBuffer[] = [];
+    const temp = (label: string, size: number, usage?: number) => {
+      const b = this.buffer(label, size, usage);
+      temporary.push(b);
+      return b;
+    };
+    const rows = nSlots > 0 ? temp('attention-rows', rowsBytes) : ctx.placeholder;
+    const map = request?.map ? temp('attention-map', P * P * 4) : temp('attention-map-none', 16);
+    const targets: AttentionTargets = {
+      aux: this.aux,
+      slotOffset: this.slotOffset,
+      rows,
+      nSlots: Math.max(nSlots, 1),
+      exportKeys,
+      map,
+      mapLayer: request?.map?.layer ?? -1,
+      mapHead: request?.map?.head ?? NO_SLOT,
+      mapKeys: P,
+    };
+    const logitsRowsAll = logitMode === 'all-prompt' ? chunk : 1;
+    const logits = temp('logits', logitsRowsAll * vocabSize * 4);
+    const readback = temp('readback', (logitsRowsAll * vocabSize + 4) * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const slotOf = (position: number) => {
+      const s = slotQueries.length ? position - slotQueries[0] : -1;
+      return s >= 0 && s < nSlots ? s : NO_SLOT;
+    };
+
+    const outLogits: Float32Array[] = [];
+    const generated: number[] = [];
+    const stop = new Set(options.stopTokens ?? []);
+
+    /** Runs one chunk; returns the sampled next token when `sample` is set. */
+    const step = async (tokens: readonly number[], posStart: number, wantAll: boolean, sample: boolean, keepLogits: boolean) => {
+      ctx.assertAlive();
+      if (options.signal?.aborted) throw new DOMException('Generation was cancelled.', 'AbortError');
+      const M = tokens.length;
+      ctx.device.queue.writeBuffer(act.tokens, 0, Uint32Array.from(tokens));
+      ctx.device.queue.writeBuffer(this.aux, this.slotOffset * 4, Uint32Array.from(tokens, (_, m) => slotOf(posStart + m)));
+      const logitRows = wantAll ? 'all' : sample || keepLogits ? 'last' : 'none';
+      recordForward(rec, ctx, config, this.weights, act, kv, targets, { M, posStart, logitRows, logits });
+      const rowsOut = wantAll ? M : 1;
+      if (sample) {
+        recordSample(rec, ctx, { logits, result: this.sampled, vocab: vocabSize, row: rowsOut - 1, sampling, uniform01: nextUniform() });
+        rec.copy(this.sampled, 0, readback, 0, 4);
+      }
+      const readLogits = keepLogits && logitRows !== 'none';
+      if (readLogits) rec.copy(logits, 0, readback, 16, rowsOut * vocabSize * 4);
+      rec.submit();
+      if (!sample && !readLogits) return undefined;
+      await this.map(readback);
+      ctx.assertAlive();
+      const range = readback.getMappedRange();
+      const token = new Uint32Array(range, 0, 1)[0];
+      if (readLogits)
+        for (let r = 0; r < rowsOut; r++) outLogits.push(new Float32Array(range, 16 + r * vocabSize * 4, vocabSize).slice());
+      readback.unmap();
+      return token;
+    };
+
+    try {
+      if (nSlots > 0) rec.clear(rows);
+      let next: number | undefined;
+      for (let start = 0; start < P; start += chunk) {
+        const tokens = prompt.slice(start, start + chunk);
+        const last = start + chunk >= P;
+        const wantAll = logitMode === 'all-prompt';
+        const sample = last && steps > 0;
+        next = await step(tokens, start, wantAll, sample, wantAll || (last && logitMode === 'generated'));
+      }
+      for (let i = 0; i < steps && next !== undefined; i++) {
+        generated.push(next);
+        options.onToken?.(next, i);
+        if (stop.has(next) || i === steps - 1) break;
+        next = await step([next], P + i, false, true, logitMode !== 'none');
+      }
+      const attention = request ? await this.readAttention(targets, nSlots, exportKeys, slotQueries, request.spans, P, temporary) : undefined;
+      return { prompt: [...prompt], generated, logits: outLogits, attention };
+    } finally {
+      for (const b of temporary) b.destroy();
+    }
+  }
+
+  private async readAttention(
+    targets: AttentionTargets,
+    nSlots: number,
+    exportKeys: number,
+    slotQueries: number[],
+    spans: readonly TokenSpan[] | undefined,
+    P: number,
+    temporary: GPUBuffer[],
+  ): Promise<NonNullable<GenerateResult['attention']>> {
+    const { ctx, rec, config } = this;
+    const { nLayer, nHead } = config;
+    const nRows = nLayer * nSlots * nHead;
+    const readable = (label: string, size: number) => {
+      const b = this.buffer(label, size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+      temporary.push(b);
+      return b;
+    };
+    const rowsRead = readable('rows-read', nRows * exportKeys * 4);
+    rec.copy(targets.rows, 0, rowsRead, 0, nRows * exportKeys * 4);
+    let massRead: GPUBuffer | undefined;
+    if (spans && spans.length > 0) {
+      const spanBuffer = this.buffer('spans', spans.length * 8);
+      const massBuffer = this.buffer('span-mass', nRows * spans.length * 4);
+      temporary.push(spanBuffer, massBuffer);
+      ctx.device.queue.writeBuffer(spanBuffer, 0, Uint32Array.from(spans.flatMap((s) => [s.start, s.end])));
+      recordSpanMass(rec, ctx, { rows: targets.rows, spans: spanBuffer, mass: massBuffer, nRows, rowLength: exportKeys, nSpans: spans.length });
+      massRead = readable('span-mass-read', nRows * spans.length * 4);
+      rec.copy(massBuffer, 0, massRead, 0, nRows * spans.length * 4);
+    }
+    let mapRead: GPUBuffer | undefined;
+    if (targets.mapLayer >= 0) {
+      mapRead = readable('map-read', P * P * 4);
+      rec.copy(targets.map, 0, mapRead, 0, P * P * 4);
+    }
+    rec.submit();
+    await ctx.device.queue.onSubmittedWorkDone();
+    ctx.assertAlive();
+    const read = async (b: GPUBuffer) => {
+      await this.map(b);
+      const data = new Float32Array(b.getMappedRange().slice(0));
+      b.unmap();
+      return data;
+    };
+    return {
+      rows: { queries: slotQueries, keys: exportKeys, data: await read(rowsRead) },
+      spanMass: massRead ? await read(massRead) : undefined,
+      map: mapRead ? { layer: targets.mapLayer, head: targets.mapHead, size: P, data: await read(mapRead) } : undefined,
+    };
+  }
+
+  private async map(buffer: GPUBuffer) {
+    try {
+      await buffer.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.ctx.assertAlive();
+      throw e;
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.act?.destroy();
+    this.kv?.destroy();
+    this.aux.destroy();
+    this.sampled.destroy();
+    this.rec.destroy();
+    this.releaseWeights();
+  }
+}

@@ -1,0 +1,188 @@
+// The WebGPU device, its capabilities read once, and the pipeline cache keyed by (op, weights, constants).
+
+import { DeviceLostError, GpuValidationError, NoWebGPUError } from './errors';
+import { GGMLType, typeName } from '../gguf/types';
+import type { AdapterSummary } from './api';
+
+/** Where GPU and shader sources come from: `navigator.gpu` + Vite in browsers, Dawn + fs in Node. */
+export interface GpuPlatform {
+  readonly name: 'browser' | 'node';
+  readonly gpu: GPU;
+  /** WGSL source of `shaders/<name>.wgsl`. */
+  loadShader(name: string): string;
+}
+
+export interface Capabilities {
+  readonly maxBufferSize: number;
+  readonly maxStorageBufferBindingSize: number;
+  readonly maxComputeWorkgroupsPerDimension: number;
+  readonly maxStorageBuffersPerShaderStage: number;
+  readonly minUniformBufferOffsetAlignment: number;
+  readonly subgroups: boolean;
+  readonly timestampQuery: boolean;
+  readonly shaderF16: boolean;
+}
+
+export interface PipelineVariant {
+  /** Weight format spliced in at `//#include weights`. */
+  readonly weights?: GGMLType;
+  readonly constants?: Readonly<Record<string, number | boolean>>;
+}
+
+const WEIGHT_SNIPPET: Partial<Record<GGMLType, string>> = {
+  [GGMLType.F32]: 'weights/f32',
+  [GGMLType.F16]: 'weights/f16',
+  [GGMLType.Q8_0]: 'weights/q8_0',
+  [GGMLType.Q4_0]: 'weights/q4_0',
+};
+
+export function isKernelWeightType(type: GGMLType): boolean {
+  return type in WEIGHT_SNIPPET;
+}
+
+export class GpuContext {
+  readonly caps: Capabilities;
+  readonly adapter: AdapterSummary;
+  /** Resolves when the device is lost; `intended` is true after `destroy()`. */
+  readonly lost: Promise<{ intended: boolean; message: string }>;
+  private lostInfo: { intended: boolean; message: string } | undefined;
+  private destroyed = false;
+  /** First uncaptured validation / internal error: a bug on our side, reported at the next check. */
+  private gpuError: string | undefined;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly modules = new Map<string, GPUShaderModule>();
+  private placeholderBuffer: GPUBuffer | undefined;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly platform: GpuPlatform,
+    caps: Capabilities,
+    adapter: AdapterSummary,
+  ) {
+    this.caps = caps;
+    this.adapter = adapter;
+    device.addEventListener('uncapturederror', (event) => {
+      this.gpuError ??= (event as GPUUncapturedErrorEvent).error.message;
+    });
+    this.lost = device.lost.then((info) => {
+      this.lostInfo = { intended: this.destroyed, message: info.message };
+      return this.lostInfo;
+    });
+  }
+
+  static async create(platform: GpuPlatform): Promise<GpuContext> {
+    const adapter = await platform.gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter)
+      throw new NoWebGPUError(
+        'This browser exposes WebGPU but found no usable GPU adapter; enable hardware acceleration or try a current Chrome or Edge.',
+      );
+    const limits = adapter.limits;
+    const wanted: GPUFeatureName[] = (['subgroups', 'timestamp-query', 'shader-f16'] as GPUFeatureName[]).filter((f) =>
+      adapter.features.has(f),
+    );
+    const device = await adapter.requestDevice({
+      label: 'attention-slip-lab',
+      requiredFeatures: wanted,
+      requiredLimits: {
+        maxBufferSize: limits.maxBufferSize,
+        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+        maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
+        maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+      },
+    });
+    const caps: Capabilities = {
+      maxBufferSize: device.limits.maxBufferSize,
+      maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
+      maxComputeWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+      maxStorageBuffersPerShaderStage: device.limits.maxStorageBuffersPerShaderStage,
+      minUniformBufferOffsetAlignment: device.limits.minUniformBufferOffsetAlignment,
+      subgroups: device.features.has('subgroups'),
+      timestampQuery: device.features.has('timestamp-query'),
+      shaderF16: device.features.has('shader-f16'),
+    };
+    const info = adapter.info;
+    const description =
+      [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s && s.length > 0).join(' ') ||
+      'WebGPU adapter';
+    const limitRecord: Record<string, number> = {};
+    for (const key of [
+      'maxBufferSize',
+      'maxStorageBufferBindingSize',
+      'maxComputeWorkgroupStorageSize',
+      'maxComputeInvocationsPerWorkgroup',
+      'maxComputeWorkgroupsPerDimension',
+      'maxStorageBuffersPerShaderStage',
+    ] as const)
+      limitRecord[key] = device.limits[key];
+    return new GpuContext(device, platform, caps, {
+      description,
+      features: [...device.features].map(String).sort(),
+      limits: limitRecord,
+    });
+  }
+
+  get isLost(): boolean {
+    return this.lostInfo !== undefined;
+  }
+
+  /** Throws a DeviceLostError if the device has gone (driver reset, tab in background too long, …). */
+  assertAlive(): void {
+    if (this.lostInfo && !this.lostInfo.intended)
+      throw new DeviceLostError(
+        `The GPU device was lost (${this.lostInfo.message || 'no reason given'}); reload the model, or pick a smaller one if this repeats.`,
+      );
+    if (this.gpuError !== undefined)
+      throw new GpuValidationError(`The GPU rejected a command (${this.gpuError.split('\n')[0]}); this is a bug in Attention Slip Lab, please report it.`);
+  }
+
+  pipeline(op: string, variant: PipelineVariant = {}): GPUComputePipeline {
+    const constants = variant.constants ?? {};
+    const constantKey = Object.keys(constants)
+      .sort()
+      .map((k) => `${k}=${constants[k]}`)
+      .join(',');
+    const label = [op, variant.weights !== undefined ? typeName(variant.weights) : '', constantKey].filter(Boolean).join(':');
+    const cached = this.pipelines.get(label);
+    if (cached) return cached;
+    const pipeline = this.device.createComputePipeline({
+      label,
+      layout: 'auto',
+      compute: {
+        module: this.module(op, variant.weights),
+        entryPoint: 'main',
+        constants: Object.fromEntries(Object.entries(constants).map(([k, v]) => [k, Number(v)])),
+      },
+    });
+    this.pipelines.set(label, pipeline);
+    return pipeline;
+  }
+
+  private module(op: string, weights: GGMLType | undefined): GPUShaderModule {
+    const key = `${op}:${weights ?? ''}`;
+    let module = this.modules.get(key);
+    if (!module) {
+      let code = this.platform.loadShader(op);
+      if (code.includes('//#include weights')) {
+        const snippet = weights !== undefined ? WEIGHT_SNIPPET[weights] : undefined;
+        if (!snippet) throw new Error(`kernel ${op} needs a weight type with a WGSL snippet, got ${weights}`);
+        code = code.replace('//#include weights', this.platform.loadShader(snippet));
+      }
+      module = this.device.createShaderModule({ label: key, code });
+      this.modules.set(key, module);
+    }
+    return module;
+  }
+
+  /** A tiny storage buffer bound where a kernel's optional input is switched off. */
+  get placeholder(): GPUBuffer {
+    this.placeholderBuffer ??= this.device.createBuffer({ label: 'placeholder', size: 16, usage: GPUBufferUsage.STORAGE });
+    return this.placeholderBuffer;
+  }
+
+  /** An intended teardown: the resulting device loss is not reported as an error. */
+  destroy(): void {
+    this.destroyed = true;
+    this.device.destroy();
+  }
+}

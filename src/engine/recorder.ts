@@ -1,0 +1,105 @@
+// Records dispatches and copies for one submit; all their uniforms go into one arena buffer
+// written with a single writeBuffer just before the submit.
+
+import type { GpuContext } from './gpu';
+
+/** Marks a uniform field as f32; plain numbers are u32. */
+export class F32 {
+  constructor(readonly value: number) {}
+}
+export const f32 = (value: number) => new F32(value);
+export type UniformField = number | F32;
+
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+
+type Step =
+  | { kind: 'dispatch'; pipeline: GPUComputePipeline; bindings: readonly Binding[]; uniformOffset: number; uniformSize: number; workgroups: [number, number, number] }
+  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number }
+  | { kind: 'clear'; buffer: GPUBuffer; offset: number; size?: number };
+
+export class Recorder {
+  private steps: Step[] = [];
+  private uniformWords: number[] = [];
+  private arena: GPUBuffer | undefined;
+  private readonly align: number;
+
+  constructor(private readonly ctx: GpuContext) {
+    this.align = Math.max(256, ctx.caps.minUniformBufferOffsetAlignment);
+  }
+
+  /** Bindings 1… are `bindings`; binding 0 is the uniform struct built from `uniform`. */
+  dispatch(pipeline: GPUComputePipeline, uniform: readonly UniformField[], bindings: readonly Binding[], workgroups: readonly number[]) {
+    const [x, y = 1, z = 1] = workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const limit = this.ctx.caps.maxComputeWorkgroupsPerDimension;
+    if (x > limit || y > limit || z > limit)
+      throw new Error(`dispatch ${pipeline.label} of ${workgroups.join('×')} workgroups exceeds the device limit ${limit}`);
+    const uniformOffset = this.uniformWords.length * 4;
+    const words = new DataView(new ArrayBuffer(Math.ceil(Math.max(uniform.length, 1) / 4) * 16));
+    uniform.forEach((field, i) =>
+      field instanceof F32 ? words.setFloat32(i * 4, field.value, true) : words.setUint32(i * 4, field >>> 0, true),
+    );
+    const uniformSize = words.byteLength;
+    for (let i = 0; i < uniformSize / 4; i++) this.uniformWords.push(words.getUint32(i * 4, true));
+    while ((this.uniformWords.length * 4) % this.align !== 0) this.uniformWords.push(0);
+    this.steps.push({ kind: 'dispatch', pipeline, bindings, uniformOffset, uniformSize, workgroups: [x, y, z] });
+  }
+
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number) {
+    if (size > 0) this.steps.push({ kind: 'copy', src, srcOffset, dst, dstOffset, size });
+  }
+
+  clear(buffer: GPUBuffer, offset = 0, size?: number) {
+    this.steps.push({ kind: 'clear', buffer, offset, size });
+  }
+
+  get isEmpty(): boolean {
+    return this.steps.length === 0;
+  }
+
+  submit(): void {
+    const { device } = this.ctx;
+    const bytes = this.uniformWords.length * 4;
+    if (bytes > 0 && (!this.arena || this.arena.size < bytes)) {
+      this.arena?.destroy();
+      this.arena = device.createBuffer({
+        label: 'uniform-arena',
+        size: Math.max(bytes, 64 * 1024) * 2,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      });
+    }
+    if (bytes > 0) device.queue.writeBuffer(this.arena!, 0, new Uint32Array(this.uniformWords));
+    const encoder = device.createCommandEncoder();
+    let pass: GPUComputePassEncoder | undefined;
+    for (const step of this.steps) {
+      if (step.kind !== 'dispatch') {
+        pass?.end();
+        pass = undefined;
+        if (step.kind === 'copy') encoder.copyBufferToBuffer(step.src, step.srcOffset, step.dst, step.dstOffset, step.size);
+        else encoder.clearBuffer(step.buffer, step.offset, step.size);
+        continue;
+      }
+      pass ??= encoder.beginComputePass();
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arena!, offset: step.uniformOffset, size: step.uniformSize } }];
+      step.bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: b instanceof GPUBuffer ? { buffer: b } : b }));
+      pass.setPipeline(step.pipeline);
+      pass.setBindGroup(0, device.createBindGroup({ layout: step.pipeline.getBindGroupLayout(0), entries }));
+      pass.dispatchWorkgroups(...step.workgroups);
+    }
+    pass?.end();
+    device.queue.submit([encoder.finish()]);
+    this.steps = [];
+    this.uniformWords = [];
+  }
+
+  destroy() {
+    this.arena?.destroy();
+  }
+}
+
+/** Spreads `count` workgroups over x and y so neither exceeds the per-dimension limit. */
+export function grid(count: number, limit: number): [number, number] {
+  if (count <= limit) return [count, 1];
+  const y = Math.ceil(count / limit);
+  return [Math.ceil(count / y), y];
+}
