@@ -94,7 +94,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     var lo = 0u;
     var hi = 0xffffffffu;
     for (var iter = 0u; iter < 32u && lo < hi; iter++) {
-      let mid = lo + (hi - lo + 1u) / 2u;
+      let mid = lo + (hi - lo) / 2u + ((hi - lo) & 1u); // ceil, without overflow at the full range
       var count = 0u;
       for (var i = lid; i < vocab; i += WG) { count += select(0u, 1u, orderKey(logit(i)) >= mid); }
       if (reduceCount(lid, count) >= params.topK) { lo = mid; } else { hi = mid - 1u; }
@@ -113,7 +113,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     var lo = floorKey;
     var hi = orderKey(maxLogit);
     for (var iter = 0u; iter < 32u && lo < hi; iter++) {
-      let mid = lo + (hi - lo + 1u) / 2u;
+      let mid = lo + (hi - lo) / 2u + ((hi - lo) & 1u); // ceil, without overflow at the full range
       var mass = 0.0;
       for (var i = lid; i < vocab; i += WG) {
         let v = logit(i);

@@ -1,0 +1,110 @@
+// Matrix kernels (matvec, tiled matmul) and embedding lookup for every weight type against
+// float64 on awkward shapes, including weights split over several buffers.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuContext } from '../../src/engine/gpu';
+import { recordEmbedding } from '../../src/engine/ops/embedding';
+import { recordMatmul } from '../../src/engine/ops/matmul';
+import { Recorder } from '../../src/engine/recorder';
+import { uploadMatrix, type GpuMatrix } from '../../src/engine/weights';
+import type { GgufFile } from '../../src/gguf/reader';
+import { blobSource } from '../../src/gguf/source';
+import { GGMLType, typeName } from '../../src/gguf/types';
+import { dequantize } from '../../src/reference/dequant';
+import { encodeTensor } from '../fixtures/quantize';
+import { bufferFrom, compare, createTestContext, poisonedBuffer, randomArray, readFloats } from '../support/gpu';
+
+let ctx: GpuContext;
+beforeAll(async () => {
+  ctx = await createTestContext();
+});
+afterAll(() => ctx?.destroy());
+
+/** A context whose storage bindings hold at most `bytes`, to force row splitting. */
+function withBindingLimit(base: GpuContext, bytes: number): GpuContext {
+  return Object.create(base, { caps: { value: { ...base.caps, maxStorageBufferBindingSize: bytes } } });
+}
+
+async function uploadRandomMatrix(context: GpuContext, type: GGMLType, rows: number, cols: number, seed: number) {
+  const bytes = encodeTensor(type, randomArray(rows * cols, seed));
+  const file = { source: blobSource(new Blob([bytes as BlobPart]), 'test'), size: bytes.length, metadata: {}, tensors: new Map() } as GgufFile;
+  const matrix = await uploadMatrix({ ctx: context, file, onBytes: () => {} }, { name: 'w', type, dims: [cols, rows], offset: 0, byteSize: bytes.length });
+  return { matrix, reference: dequantize(type, bytes, rows * cols) };
+}
+
+function referenceMatmul(w: Float64Array, x: Float32Array, M: number, N: number, K: number, bias?: Float32Array) {
+  const y = new Float64Array(M * N);
+  for (let m = 0; m < M; m++)
+    for (let n = 0; n < N; n++) {
+      let sum = bias ? bias[n] : 0;
+      for (let k = 0; k < K; k++) sum += w[n * K + k] * x[m * K + k];
+      y[m * N + n] = sum;
+    }
+  return y;
+}
+
+async function runMatmul(context: GpuContext, matrix: GpuMatrix, x: Float32Array, M: number, bias?: Float32Array) {
+  const rec = new Recorder(context);
+  const y = poisonedBuffer(context, M * matrix.rows);
+  recordMatmul(rec, context, { weight: matrix, x: bufferFrom(context, x), y, M, bias: bias && bufferFrom(context, bias) });
+  rec.submit();
+  return readFloats(context, y, M * matrix.rows);
+}
+
+const QUANT_SHAPES = [
+  [1, 1, 32],
+  [3, 7, 96],
+  [5, 33, 64],
+  [37, 65, 160],
+] as const;
+const FLOAT_SHAPES = [...QUANT_SHAPES, [1, 5, 1], [2, 9, 17], [33, 31, 75]] as const;
+const TYPES = [GGMLType.F32, GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_0];
+
+describe.each(TYPES)('matrix kernels, weights %s', (type) => {
+  const shapes = type === GGMLType.F32 || type === GGMLType.F16 ? FLOAT_SHAPES : QUANT_SHAPES;
+  it.each(shapes)(`${typeName(type)} M=%i N=%i K=%i matches float64 (matvec for M ≤ 4, tiled above)`, async (M, N, K) => {
+    const { matrix, reference } = await uploadRandomMatrix(ctx, type, N, K, M * 1000 + N * 10 + K);
+    const x = randomArray(M * K, 7 + K);
+    const bias = randomArray(N, 11);
+    for (const b of [undefined, bias]) {
+      const got = await runMatmul(ctx, matrix, x, M, b);
+      const result = compare(got, referenceMatmul(reference, x, M, N, K, b), 1e-5);
+      expect(result.mismatches).toEqual([]);
+      expect(result.relative).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  it(`${typeName(type)} weights split over several buffers give the same products`, async () => {
+    const [N, K] = [65, 64];
+    const rowBytes = type === GGMLType.F32 ? K * 4 : type === GGMLType.F16 ? K * 2 : type === GGMLType.Q8_0 ? 72 : 40;
+    const small = withBindingLimit(ctx, rowBytes * 16);
+    const { matrix, reference } = await uploadRandomMatrix(small, type, N, K, 99);
+    expect(matrix.parts.length).toBe(5);
+    for (const M of [1, 6]) {
+      const x = randomArray(M * K, M);
+      const result = compare(await runMatmul(small, matrix, x, M), referenceMatmul(reference, x, M, N, K), 1e-5);
+      expect(result.relative).toBeLessThanOrEqual(1e-5);
+    }
+    const embedded = await runEmbedding(small, matrix, [0, 16, 64, 31], 1);
+    const want = [0, 16, 64, 31].flatMap((t) => Array.from(reference.subarray(t * K, (t + 1) * K)));
+    expect(compare(embedded, want, 1e-6).relative).toBeLessThanOrEqual(1e-6);
+  });
+
+  it(`${typeName(type)} embedding lookup returns the dequantized rows, scaled`, async () => {
+    const [N, K] = type === GGMLType.F32 || type === GGMLType.F16 ? [301, 75] : [301, 96];
+    const { matrix, reference } = await uploadRandomMatrix(ctx, type, N, K, 5);
+    const tokens = [0, 300, 5, 5, 17];
+    const got = await runEmbedding(ctx, matrix, tokens, 2.5);
+    const want = tokens.flatMap((t) => Array.from(reference.subarray(t * K, (t + 1) * K), (v) => v * 2.5));
+    const result = compare(got, want, 1e-6);
+    expect(result.mismatches).toEqual([]);
+  });
+});
+
+async function runEmbedding(context: GpuContext, embedding: GpuMatrix, tokens: number[], scale: number) {
+  const rec = new Recorder(context);
+  const out = poisonedBuffer(context, tokens.length * embedding.cols);
+  recordEmbedding(rec, context, { embedding, tokens: bufferFrom(context, Uint32Array.from(tokens)), out, M: tokens.length, scale });
+  rec.submit();
+  return readFloats(context, out, tokens.length * embedding.cols);
+}
