@@ -134,7 +134,8 @@ export function recordForward(
       layer: l,
       nSlots: targets.nSlots,
       exportKeys: targets.exportKeys,
-      mapHead: l === targets.mapLayer ? targets.mapHead : NONE,
+      // The map is (mapKeys × mapKeys) over the prompt: decode steps must not write into it.
+      mapHead: l === targets.mapLayer && posStart + M <= targets.mapKeys ? targets.mapHead : NONE,
       mapKeys: targets.mapKeys,
       slotOffset: targets.slotOffset,
     });
