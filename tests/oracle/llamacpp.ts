@@ -40,7 +40,8 @@ export async function llamaNextTokenDistributions(
     if (!vocabSize) throw new Error(`${modelPath} has no tokenizer.ggml.tokens; write it with tests/fixtures/models.ts.`);
     const kvType = options.kvCacheType ?? 'F16';
     const context = await model.createContext({
-      contextSize: options.contextSize ?? Math.max(tokens.length, 16),
+      // Room past the last token: with a full context llama.cpp shifts it and the last distribution is wrong.
+      contextSize: options.contextSize ?? tokens.length + 64,
       batchSize: tokens.length,
       sequences: 1,
       flashAttention: options.flashAttention ?? false,
