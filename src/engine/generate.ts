@@ -83,15 +83,17 @@ export class Generator implements LoadedModel {
     if (this.disposed) throw new EngineInputError('This model has been unloaded; load it again.');
     if (prompt.length === 0) throw new EngineInputError('The prompt is empty; give at least one token.');
     const bad = prompt.find((t) => !Number.isInteger(t) || t < 0 || t >= vocabSize);
-    if (bad !== undefined) throw new EngineInputError(`Token id ${bad} is outside this model's vocabulary of ${vocabSize}.`);
-    if (!(options.maxNewTokens >= 0)) throw new EngineInputError(`maxNewTokens must be 0 or more, got ${options.maxNewTokens}.`);
+    if (bad !== undefined) throw new EngineInputError(`Token id ${bad} is outside this model's vocabulary of ${vocabSize}; use the tokenizer that belongs to this model.`);
+    if (!(options.maxNewTokens >= 0)) throw new EngineInputError(`maxNewTokens must be 0 or more, got ${options.maxNewTokens}; pass a whole number.`);
     if (prompt.length + options.maxNewTokens > contextLength)
       throw new EngineInputError(
         `Prompt (${prompt.length}) plus new tokens (${options.maxNewTokens}) exceed the model's context of ${contextLength}; shorten the prompt.`,
       );
     const map = options.attention?.map;
     if (map && (map.layer < 0 || map.layer >= this.config.nLayer || map.head < 0 || map.head >= this.config.nHead))
-      throw new EngineInputError(`There is no layer ${map.layer} head ${map.head} in this model.`);
+      throw new EngineInputError(
+        `There is no layer ${map.layer} head ${map.head} in this model; pick a layer below ${this.config.nLayer} and a head below ${this.config.nHead}.`,
+      );
   }
 
   async generate(prompt: readonly number[], options: GenerateOptions): Promise<GenerateResult> {

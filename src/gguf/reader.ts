@@ -32,6 +32,10 @@ export async function openGguf(source: ByteSource): Promise<GgufFile> {
   }
 
   const dataStart = Number(parsed.tensorDataOffset);
+  const headerIntact =
+    dataStart <= size && parsed.tensorInfos.every((t) => t.name.length > 0 && t.shape.length > 0 && t.shape.every((d) => d > 0n));
+  if (!headerIntact)
+    throw new TruncatedGgufError(`The header of ${source.label} is cut short or corrupt (tensor list unreadable); download the file again.`);
   const tensors = new Map<string, TensorInfo>();
   for (const info of parsed.tensorInfos) {
     const type = info.dtype as number as GGMLType;

@@ -1,0 +1,203 @@
+// `forward`: run token ids through a GGUF model on WebGPU and print logits, greedy tokens and
+// (optionally) the prompt's attention maps as one JSON object — the contract tests rely on.
+
+import { parseArgs } from 'node:util';
+import type { GenerateResult, LoadedModel } from '../engine/api';
+import { configFromGguf, type ModelConfig } from '../engine/config';
+import { EngineInputError } from '../engine/errors';
+import { loadModel } from '../engine/model';
+import { openGguf } from '../gguf/reader';
+import { pathSource } from '../gguf/source';
+import { UsageError, isParseArgsError, type CliCommand } from './command';
+import { openNodeGpu } from './node-gpu';
+
+const USAGE =
+  'forward --model <file.gguf> --tokens 1,5,9 [--generate N] [--attn-temperature T [--layers a-b]] [--export-attention]';
+
+const HELP = `Usage: npm run --silent cli -- ${USAGE}
+
+Runs the prompt through the model on WebGPU (Dawn; SwiftShader on a CPU-only machine) and prints
+one JSON object on stdout:
+
+  {
+    "prompt":    [ids],                  the --tokens
+    "generated": [ids],                  greedy continuation, --generate of them
+    "logits":    [[f32 × vocab], …],     one vector per generated step: the distribution each
+                                         generated token was picked from. With --generate 0 (the
+                                         default) there is exactly one vector: the next-token
+                                         logits after the last prompt token.
+    "attention": [layer][head][query][key]
+                                         softmax probabilities over the prompt (query, key <
+                                         prompt length; 0 where key > query). Only with
+                                         --export-attention.
+  }
+
+Options:
+  --model <file.gguf>      GGUF model (llama or qwen2; F32, F16, Q8_0 or Q4_0 weights)
+  --tokens <ids>           comma-separated token ids, e.g. 1,5,9
+  --generate <N>           greedy tokens to generate (default 0)
+  --attn-temperature <T>   attention softmax temperature, softmax(q·k / (sqrt(d)·T)); T < 1
+                           sharpens. Applies to every head of every layer, or only to
+                           --layers a-b (inclusive, 0-based; "3" means 3-3)
+  --export-attention       add the prompt's attention maps
+  -h, --help               this text
+
+Errors print one line on stderr and exit with status 1 (2 for wrong arguments).`;
+
+interface ForwardArgs {
+  readonly model: string;
+  readonly tokens: number[];
+  readonly generate: number;
+  readonly attentionTemperature?: number;
+  /** Inclusive layer range the temperature applies to; absent = all layers. */
+  readonly layers?: { readonly first: number; readonly last: number };
+  readonly exportAttention: boolean;
+}
+
+function nonNegativeInteger(text: string, what: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new UsageError(`${what} must be a non-negative integer, got "${text}".`);
+  return Number(text.trim());
+}
+
+function parseForwardArgs(args: readonly string[]): ForwardArgs | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: 'string' },
+        tokens: { type: 'string' },
+        generate: { type: 'string' },
+        'attn-temperature': { type: 'string' },
+        layers: { type: 'string' },
+        'export-attention': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    if (isParseArgsError(e)) throw new UsageError(e.message.split('\n')[0]);
+    throw e;
+  }
+  if (values.help) return 'help';
+  if (!values.model) throw new UsageError('--model <file.gguf> is required.');
+  if (values.tokens === undefined) throw new UsageError('--tokens <ids> is required.');
+  const tokenTexts = values.tokens.split(',');
+  if (tokenTexts.length === 0 || values.tokens.trim() === '') throw new UsageError('--tokens needs at least one token id.');
+  const tokens = tokenTexts.map((t) => nonNegativeInteger(t, 'Each --tokens entry'));
+  const generate = values.generate === undefined ? 0 : nonNegativeInteger(values.generate, '--generate');
+
+  let attentionTemperature: number | undefined;
+  if (values['attn-temperature'] !== undefined) {
+    const text = values['attn-temperature'].trim();
+    attentionTemperature = text === '' ? NaN : Number(text);
+    if (!(attentionTemperature > 0) || !Number.isFinite(attentionTemperature))
+      throw new UsageError(`--attn-temperature must be a positive number, got "${values['attn-temperature']}".`);
+  }
+  let layers: ForwardArgs['layers'];
+  if (values.layers !== undefined) {
+    if (attentionTemperature === undefined) throw new UsageError('--layers only selects where --attn-temperature applies; give --attn-temperature too.');
+    const m = values.layers.trim().match(/^(\d+)(?:-(\d+))?$/);
+    if (!m) throw new UsageError(`--layers must look like "a-b" or "a" (0-based, inclusive), got "${values.layers}".`);
+    const first = Number(m[1]);
+    const last = m[2] === undefined ? first : Number(m[2]);
+    if (last < first) throw new UsageError(`--layers ${values.layers} is empty: the first layer comes after the last.`);
+    layers = { first, last };
+  }
+  return { model: values.model, tokens, generate, attentionTemperature, layers, exportAttention: values['export-attention'] ?? false };
+}
+
+/** Checks the arguments against the model's shape, so mistakes surface before the GPU starts. */
+function checkAgainstModel(args: ForwardArgs, config: ModelConfig): void {
+  const bad = args.tokens.find((t) => t >= config.vocabSize);
+  if (bad !== undefined) throw new EngineInputError(`Token id ${bad} is outside this model's vocabulary of ${config.vocabSize}.`);
+  if (args.layers && args.layers.last >= config.nLayer)
+    throw new UsageError(`--layers ${args.layers.first}-${args.layers.last} is outside this model's layers 0-${config.nLayer - 1}.`);
+}
+
+/** (nLayer × nHead) temperatures: T inside the chosen layers, 1 elsewhere. */
+function temperatureGrid(config: ModelConfig, temperature: number, layers: ForwardArgs['layers']): Float32Array {
+  const { nLayer, nHead } = config;
+  const grid = new Float32Array(nLayer * nHead).fill(1);
+  grid.fill(temperature, (layers?.first ?? 0) * nHead, ((layers?.last ?? nLayer - 1) + 1) * nHead);
+  return grid;
+}
+
+/** The shortest decimal that reads back as the same float32 (≤ 9 significant digits instead of 17). */
+function compactFloat(value: number): number {
+  if (!Number.isFinite(value) || value === 0) return value;
+  for (let digits = 6; digits < 9; digits++) {
+    const shorter = Number(value.toPrecision(digits));
+    if (Math.fround(shorter) === value) return shorter;
+  }
+  return Number(value.toPrecision(9));
+}
+
+const compactArray = (values: Float32Array): number[] => Array.from(values, compactFloat);
+
+/** attention[l][h][q][k] over the prompt from rows laid out (nLayer, nSlots, nHead, keys). */
+function promptAttention(result: GenerateResult, config: ModelConfig): number[][][][] {
+  const rows = result.attention!.rows;
+  const P = result.prompt.length;
+  const nSlots = rows.queries.length;
+  const { nLayer, nHead } = config;
+  const slotOfQuery = Array.from({ length: P }, (_, q) => {
+    const slot = rows.queries.indexOf(q);
+    if (slot < 0) throw new Error(`the engine exported no attention row for prompt position ${q}`);
+    return slot;
+  });
+  return Array.from({ length: nLayer }, (_, l) =>
+    Array.from({ length: nHead }, (_, h) =>
+      slotOfQuery.map((slot) => {
+        const start = ((l * nSlots + slot) * nHead + h) * rows.keys;
+        return compactArray(rows.data.subarray(start, start + P));
+      }),
+    ),
+  );
+}
+
+async function runForward(args: ForwardArgs): Promise<string> {
+  const source = await pathSource(args.model);
+  let ctx;
+  try {
+    // Reject a file that is not a usable GGUF before starting the GPU (a second or two on SwiftShader).
+    checkAgainstModel(args, configFromGguf(await openGguf(source)));
+    ctx = await openNodeGpu();
+  } catch (e) {
+    await source.close?.();
+    throw e;
+  }
+  let model: LoadedModel | undefined;
+  try {
+    model = await loadModel(ctx, source);
+    if (args.attentionTemperature !== undefined)
+      model.setAttentionTemperature(temperatureGrid(model.config, args.attentionTemperature, args.layers));
+    const result = await model.generate(args.tokens, {
+      maxNewTokens: args.generate,
+      logits: 'generated',
+      attention: args.exportAttention ? { rows: 'all-prompt' } : undefined,
+    });
+    const output: Record<string, unknown> = {
+      prompt: result.prompt,
+      generated: result.generated,
+      logits: result.logits.map(compactArray),
+    };
+    if (args.exportAttention) output.attention = promptAttention(result, model.config);
+    return `${JSON.stringify(output)}\n`;
+  } finally {
+    model?.dispose();
+    ctx.destroy();
+  }
+}
+
+export const forwardCommand: CliCommand = {
+  name: 'forward',
+  summary: 'run token ids through a model; print logits, greedy tokens and attention as JSON',
+  usage: USAGE,
+  help: HELP,
+  async run(argv) {
+    const args = parseForwardArgs(argv);
+    return args === 'help' ? `${HELP}\n` : runForward(args);
+  },
+};
