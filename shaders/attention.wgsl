@@ -1,6 +1,8 @@
 // Causal grouped-query attention over the KV cache with a per-(layer, head) softmax
 // temperature, exporting probabilities: one workgroup per (head, query).
-//   p_k = softmax_k( (q·k_k) · scale / T[layer][head] ),  out = Σ_k p_k v_k
+//   s_k = cap(q·k_k · scale),  p_k = softmax_k(s_k / T[layer][head]),  out = Σ_k p_k v_k
+// where cap(s) = c·tanh(s/c) when soft-capping is on (Gemma 2) — the temperature applies after
+// it — and keys further back than the sliding window (when set) are masked.
 // Pass 1 finds the softmax max and normaliser online; pass 2 recomputes each score, writes
 // the exact probability where it is asked for (export rows, one head's full map) and
 // accumulates the output 64 keys at a time.
@@ -18,10 +20,10 @@ struct Params {
   mapHead: u32,      // head whose [query][key] map is written, 0xffffffff for none
   mapKeys: u32,      // row length of the map
   slotOffset: u32,   // where slotOf[] starts in aux
-  scale: f32,        // 1 / sqrt(headDim)
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
+  scale: f32,        // usually 1 / sqrt(headDim)
+  softcap: f32,      // 0 = off
+  window: u32,       // a query sees keys with query − key < window; 0 = unlimited
+  _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -43,13 +45,19 @@ var<workgroup> maxShared: array<f32, WG>;
 var<workgroup> sumShared: array<f32, WG>;
 var<workgroup> probShared: array<f32, WG>;
 
+/** The score of key k before the temperature: scaled dot product, soft-capped when asked. */
 fn score(k: u32, kvHead: u32) -> f32 {
   let base = (k * params.nHeadKv + kvHead) * params.headDim;
   var dot = 0.0;
   for (var d = 0u; d < params.headDim; d++) {
     dot += qShared[d] * kv[base + d];
   }
-  return dot;
+  let s = dot * params.scale;
+  if (params.softcap > 0.0) {
+    // tanh saturates to ±1 in f32 long before 15; clamping avoids inf/inf in some tanh implementations.
+    return params.softcap * tanh(clamp(s / params.softcap, -15.0, 15.0));
+  }
+  return s;
 }
 
 @compute @workgroup_size(64)
@@ -58,6 +66,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
   let m = wg.y;
   let queryPos = params.queryStart + m;
   let nKeys = queryPos + 1u;
+  var firstKey = 0u;
+  if (params.window > 0u && nKeys > params.window) {
+    firstKey = nKeys - params.window;
+  }
   let kvHead = h / (params.nHead / params.nHeadKv);
   let qBase = (m * params.nHead + h) * params.headDim;
   for (var d = lid; d < params.headDim; d += WG) {
@@ -65,13 +77,13 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
   }
   workgroupBarrier();
 
-  let factor = params.scale * bitcast<f32>(aux[params.layer * params.nHead + h]);
+  let invTemperature = bitcast<f32>(aux[params.layer * params.nHead + h]);
 
   // Pass 1: running max and normaliser per thread, then merged.
   var runMax = -3.0e38;
   var runSum = 0.0;
-  for (var k = lid; k < nKeys; k += WG) {
-    let s = score(k, kvHead) * factor;
+  for (var k = firstKey + lid; k < nKeys; k += WG) {
+    let s = score(k, kvHead) * invTemperature;
     if (s > runMax) {
       runSum = runSum * exp(runMax - s) + 1.0;
       runMax = s;
@@ -103,11 +115,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
   // Pass 2: probabilities, exports, and the weighted sum of values.
   let vBase = params.ctx * params.nHeadKv * params.headDim;
   var acc: array<f32, MAX_DIMS_PER_THREAD>;
-  for (var tile = 0u; tile < nKeys; tile += WG) {
+  for (var tile = firstKey; tile < nKeys; tile += WG) {
     let k = tile + lid;
     var p = 0.0;
     if (k < nKeys) {
-      p = exp(score(k, kvHead) * factor - softmaxMax) / softmaxSum;
+      p = exp(score(k, kvHead) * invTemperature - softmaxMax) / softmaxSum;
       if (slot != NONE && k < params.exportKeys) {
         rows[rowBase + k] = p;
       }
@@ -136,13 +148,19 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
       out[qBase + d] = acc[j];
     }
   }
-  // Keys after the query are masked: their probability is exactly zero.
+  // Masked keys (after the query, or before the sliding window) have probability exactly zero.
   if (slot != NONE) {
+    for (var k = lid; k < firstKey; k += WG) {
+      rows[rowBase + k] = 0.0;
+    }
     for (var k = nKeys + lid; k < params.exportKeys; k += WG) {
       rows[rowBase + k] = 0.0;
     }
   }
   if (writeMap) {
+    for (var k = lid; k < firstKey; k += WG) {
+      map[mapBase + k] = 0.0;
+    }
     for (var k = nKeys + lid; k < params.mapKeys; k += WG) {
       map[mapBase + k] = 0.0;
     }

@@ -1,23 +1,30 @@
-// out[r] = x[r] / sqrt(mean(x[r]²) + eps) * weight, one workgroup per row.
+// out[r] = x[r] / sqrt(mean(x[r]²) + eps) * weight, one workgroup per row; IN_PLACE writes the
+// result back into x (per-head q/k norms, Gemma's post-norms) and leaves `out` untouched.
 
 struct Params {
   cols: u32,
   eps: f32,
   inRowOffset: u32,  // row r reads x row inRowOffset + r
-  _pad: u32,
+  rows: u32,
 }
 
+override IN_PLACE: bool = false;
+
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> weight: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 var<workgroup> partial: array<f32, 256>;
 
 @compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let inBase = (params.inRowOffset + wg.x) * params.cols;
-  let outBase = wg.x * params.cols;
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x + wg.y * nwg.x;
+  if (row >= params.rows) {
+    return;
+  }
+  let inBase = (params.inRowOffset + row) * params.cols;
+  let outBase = row * params.cols;
   var sum = 0.0;
   for (var i = lid; i < params.cols; i += 256u) {
     let v = x[inBase + i];
@@ -33,6 +40,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
   }
   let scale = inverseSqrt(partial[0] / f32(params.cols) + params.eps);
   for (var i = lid; i < params.cols; i += 256u) {
-    out[outBase + i] = x[inBase + i] * scale * weight[i];
+    let value = x[inBase + i] * scale * weight[i];
+    if (IN_PLACE) {
+      x[inBase + i] = value;
+    } else {
+      out[outBase + i] = value;
+    }
   }
 }

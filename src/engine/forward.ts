@@ -1,13 +1,14 @@
 // The transformer forward graph for one chunk of tokens, recorded as GPU dispatches.
-// One token's path: embedding → per layer [RMSNorm → q,k,v (+bias) → RoPE → KV cache →
-// attention (temperature, export) → output proj → residual → RMSNorm → SwiGLU FFN → residual]
-// → final RMSNorm → logits.
+// One token's path: embedding (· scale) → per layer [RMSNorm → q,k,v (+bias) → (q/k head norm)
+// → RoPE → KV cache → attention (soft-cap, temperature, window, export) → output proj →
+// (post-norm) → residual → RMSNorm → gated FFN (SwiGLU or GeGLU) → (post-norm) → residual]
+// → final RMSNorm → logits (→ soft-cap).
 
 import type { ModelConfig } from './config';
 import type { GpuContext } from './gpu';
 import type { ModelWeights } from './model';
 import { recordAttention } from './ops/attention';
-import { recordAdd, recordSwiGlu } from './ops/elementwise';
+import { recordAdd, recordGatedActivation, recordSoftcap } from './ops/elementwise';
 import { recordEmbedding } from './ops/embedding';
 import { recordMatmul } from './ops/matmul';
 import { recordRmsNorm } from './ops/rmsnorm';
@@ -107,12 +108,16 @@ export function recordForward(
   const { M, posStart } = step;
   const { nEmbd, nHead, nHeadKv, headDim, nFf, rmsEps } = config;
   const kvRowBytes = nHeadKv * headDim * 4;
-  recordEmbedding(rec, ctx, { embedding: weights.embedding, tokens: act.tokens, out: act.x, M });
+  recordEmbedding(rec, ctx, { embedding: weights.embedding, tokens: act.tokens, out: act.x, M, scale: config.embeddingScale });
   weights.layers.forEach((layer, l) => {
     recordRmsNorm(rec, ctx, { x: act.x, weight: layer.attnNorm, out: act.xNorm, rows: M, cols: nEmbd, eps: rmsEps });
     recordMatmul(rec, ctx, { weight: layer.wq, x: act.xNorm, y: act.q, M, bias: layer.bq });
     recordMatmul(rec, ctx, { weight: layer.wk, x: act.xNorm, y: act.k, M, bias: layer.bk });
     recordMatmul(rec, ctx, { weight: layer.wv, x: act.xNorm, y: act.v, M, bias: layer.bv });
+    if (layer.qNorm && layer.kNorm) {
+      recordRmsNorm(rec, ctx, { x: act.q, weight: layer.qNorm, rows: M * nHead, cols: headDim, eps: rmsEps });
+      recordRmsNorm(rec, ctx, { x: act.k, weight: layer.kNorm, rows: M * nHeadKv, cols: headDim, eps: rmsEps });
+    }
     const rope = { table: kv.ropeTable, M, headDim, posStart, style: config.ropeStyle };
     recordRope(rec, ctx, { ...rope, x: act.q, nHeads: nHead });
     recordRope(rec, ctx, { ...rope, x: act.k, nHeads: nHeadKv });
@@ -138,18 +143,24 @@ export function recordForward(
       mapHead: l === targets.mapLayer && posStart + M <= targets.mapKeys ? targets.mapHead : NONE,
       mapKeys: targets.mapKeys,
       slotOffset: targets.slotOffset,
+      scale: config.attentionScale,
+      softcap: config.attnSoftcap,
+      window: config.slidingLayers[l] ? config.slidingWindow : 0,
     });
     recordMatmul(rec, ctx, { weight: layer.wo, x: act.attnOut, y: act.proj, M });
+    if (layer.postAttnNorm) recordRmsNorm(rec, ctx, { x: act.proj, weight: layer.postAttnNorm, rows: M, cols: nEmbd, eps: rmsEps });
     recordAdd(rec, ctx, act.x, act.proj, M * nEmbd);
     recordRmsNorm(rec, ctx, { x: act.x, weight: layer.ffnNorm, out: act.xNorm, rows: M, cols: nEmbd, eps: rmsEps });
     recordMatmul(rec, ctx, { weight: layer.wGate, x: act.xNorm, y: act.gate, M });
     recordMatmul(rec, ctx, { weight: layer.wUp, x: act.xNorm, y: act.up, M });
-    recordSwiGlu(rec, ctx, act.gate, act.up, M * nFf);
+    recordGatedActivation(rec, ctx, act.gate, act.up, M * nFf, config.ffnActivation);
     recordMatmul(rec, ctx, { weight: layer.wDown, x: act.gate, y: act.proj, M });
+    if (layer.postFfnNorm) recordRmsNorm(rec, ctx, { x: act.proj, weight: layer.postFfnNorm, rows: M, cols: nEmbd, eps: rmsEps });
     recordAdd(rec, ctx, act.x, act.proj, M * nEmbd);
   });
   if (step.logitRows === 'none') return;
   const rows = step.logitRows === 'all' ? M : 1;
   recordRmsNorm(rec, ctx, { x: act.x, weight: weights.outputNorm, out: act.xNorm, rows, cols: nEmbd, eps: rmsEps, inRowOffset: M - rows });
   recordMatmul(rec, ctx, { weight: weights.output, x: act.xNorm, y: step.logits, M: rows });
+  if (config.finalSoftcap > 0) recordSoftcap(rec, ctx, step.logits, rows * config.vocabSize, config.finalSoftcap);
 }

@@ -143,7 +143,7 @@ export class Generator implements LoadedModel {
       temporary.push(b);
       return b;
     };
-    const rows = nSlots > 0 ? temp('attention-rows', rowsBytes) : ctx.placeholder;
+    const rows = nSlots > 0 ? temp('attention-rows', rowsBytes) : ctx.scratchPlaceholder;
     const map = request?.map ? temp('attention-map', P * P * 4) : temp('attention-map-none', 16);
     const targets: AttentionTargets = {
       aux: this.aux,

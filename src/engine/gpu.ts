@@ -52,6 +52,7 @@ export class GpuContext {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly modules = new Map<string, GPUShaderModule>();
   private placeholderBuffer: GPUBuffer | undefined;
+  private scratchPlaceholderBuffer: GPUBuffer | undefined;
 
   private constructor(
     readonly device: GPUDevice,
@@ -178,6 +179,15 @@ export class GpuContext {
   get placeholder(): GPUBuffer {
     this.placeholderBuffer ??= this.device.createBuffer({ label: 'placeholder', size: 16, usage: GPUBufferUsage.STORAGE });
     return this.placeholderBuffer;
+  }
+
+  /**
+   * A second placeholder for writable bindings a variant never writes: kept apart from
+   * `placeholder` so no dispatch binds one buffer as both read-only and writable.
+   */
+  get scratchPlaceholder(): GPUBuffer {
+    this.scratchPlaceholderBuffer ??= this.device.createBuffer({ label: 'scratch-placeholder', size: 16, usage: GPUBufferUsage.STORAGE });
+    return this.scratchPlaceholderBuffer;
   }
 
   /** An intended teardown: the resulting device loss is not reported as an error. */

@@ -21,6 +21,12 @@ export interface LayerWeights {
   readonly bq?: GPUBuffer;
   readonly bk?: GPUBuffer;
   readonly bv?: GPUBuffer;
+  /** Qwen3: per-head RMSNorm weights (headDim). */
+  readonly qNorm?: GPUBuffer;
+  readonly kNorm?: GPUBuffer;
+  /** Gemma 2: RMSNorm on the attention / FFN outputs. */
+  readonly postAttnNorm?: GPUBuffer;
+  readonly postFfnNorm?: GPUBuffer;
   readonly ffnNorm: GPUBuffer;
   readonly wGate: GpuMatrix;
   readonly wUp: GpuMatrix;
@@ -116,6 +122,10 @@ export async function loadModel(ctx: GpuContext, source: ByteSource, options: Lo
         bq: await optionalVector(`${p}attn_q.bias`),
         bk: await optionalVector(`${p}attn_k.bias`),
         bv: await optionalVector(`${p}attn_v.bias`),
+        qNorm: config.qkNorm ? await vector(`${p}attn_q_norm.weight`) : undefined,
+        kNorm: config.qkNorm ? await vector(`${p}attn_k_norm.weight`) : undefined,
+        postAttnNorm: config.postNorms ? await vector(`${p}post_attention_norm.weight`) : undefined,
+        postFfnNorm: config.postNorms ? await vector(`${p}post_ffw_norm.weight`) : undefined,
         ffnNorm: await vector(`${p}ffn_norm.weight`),
         wGate: await matrix(`${p}ffn_gate.weight`),
         wUp: await matrix(`${p}ffn_up.weight`),

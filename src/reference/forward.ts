@@ -1,9 +1,9 @@
-// Float64 forward pass of a whole prompt (Llama, Qwen2): logits and attention probabilities per position.
+// Float64 forward pass of a whole prompt (Llama, Qwen2, Qwen3, Gemma 2): logits and attention probabilities per position.
 
-import type { Architecture, ModelConfig } from '../engine/config';
+import type { ModelConfig } from '../engine/config';
 import { EngineInputError } from '../engine/errors';
 import type { ReferenceLayer, ReferenceModel } from './model';
-import { addBias, causalAttention, matVec, rmsNorm, rope, swiglu, type AttentionResult, type RopeOptions } from './ops';
+import { addBias, causalAttention, geglu, matVec, rmsNorm, rope, softcap, swiglu, type AttentionResult, type RopeOptions } from './ops';
 
 export { loadReferenceModel, referenceModelFromTensors, referenceTensorShapes } from './model';
 export type { ReferenceLayer, ReferenceModel } from './model';
@@ -24,22 +24,6 @@ export interface ReferenceForwardResult {
   readonly hidden?: Float64Array[][];
 }
 
-/**
- * What differs between architectures, as hooks on the shared Llama skeleton. Gemma 2 (embedding
- * scale, GeGLU, post-norms, soft-capping, sliding window) and Qwen3 (q/k norm) become new entries
- * plus hooks here.
- */
-interface ArchitectureTraits {
-  /** Multiplies every embedding row (Gemma: sqrt(nEmbd)). */
-  readonly embeddingScale: (config: ModelConfig) => number;
-  /** The FFN's gated activation act(gate) ⊙ up. */
-  readonly gatedActivation: (gate: Float64Array, up: Float64Array) => Float64Array;
-}
-
-const LLAMA_TRAITS: ArchitectureTraits = { embeddingScale: () => 1, gatedActivation: swiglu };
-// Qwen2 differs from Llama only in data: q/k/v biases (in the weights) and NeoX RoPE (in the config).
-const TRAITS: Record<Architecture, ArchitectureTraits> = { llama: LLAMA_TRAITS, qwen2: LLAMA_TRAITS };
-
 const add = (a: Float64Array, b: Float64Array) => a.map((v, i) => v + b[i]);
 const withBias = (y: Float64Array, b?: Float64Array) => (b ? addBias(y, b) : y);
 
@@ -56,27 +40,48 @@ function checkInputs(config: ModelConfig, tokens: readonly number[], temperature
 
 function embed(model: ReferenceModel, tokens: readonly number[]): Float64Array[] {
   const { cols, data } = model.tokenEmbedding;
-  const scale = TRAITS[model.config.arch].embeddingScale(model.config);
+  const scale = model.config.embeddingScale;
   return tokens.map((t) => data.slice(t * cols, (t + 1) * cols).map((v) => v * scale));
 }
 
 /** Self-attention block of one layer.  x: per position (nEmbd) → per position (nEmbd), plus probabilities. */
-function attentionBlock(model: ReferenceModel, layer: ReferenceLayer, x: Float64Array[], temperature?: Float64Array): AttentionResult {
+function attentionBlock(model: ReferenceModel, l: number, x: Float64Array[], temperature?: Float64Array): AttentionResult {
   const { config } = model;
+  const layer = model.layers[l];
   const ropeOptions: RopeOptions = { base: config.ropeTheta, style: config.ropeStyle, freqFactors: model.ropeFreqFactors };
   const h = x.map((xi) => rmsNorm(xi, layer.attnNorm, config.rmsEps));
-  const q = h.map((hi, pos) => rope(withBias(matVec(layer.wq, hi), layer.bq), config.headDim, pos, ropeOptions)); // (nHead·headDim)
-  const k = h.map((hi, pos) => rope(withBias(matVec(layer.wk, hi), layer.bk), config.headDim, pos, ropeOptions)); // (nHeadKv·headDim)
+  const project = (w: ReferenceLayer['wq'], b: Float64Array | undefined, headNorm: Float64Array | undefined, hi: Float64Array) => {
+    const y = withBias(matVec(w, hi), b);
+    return headNorm ? normEachHead(y, headNorm, config) : y;
+  };
+  const q = h.map((hi, pos) => rope(project(layer.wq, layer.bq, layer.qNorm, hi), config.headDim, pos, ropeOptions)); // (nHead·headDim)
+  const k = h.map((hi, pos) => rope(project(layer.wk, layer.bk, layer.kNorm, hi), config.headDim, pos, ropeOptions)); // (nHeadKv·headDim)
   const v = h.map((hi) => withBias(matVec(layer.wv, hi), layer.bv)); // (nHeadKv·headDim)
-  const attended = causalAttention(q, k, v, config, temperature);
-  return { output: attended.output.map((o) => matVec(layer.wo, o)), probabilities: attended.probabilities };
+  const window = config.slidingLayers[l] ? config.slidingWindow : 0;
+  const attended = causalAttention(q, k, v, { ...config, window }, temperature);
+  const output = attended.output.map((o) => postNorm(matVec(layer.wo, o), layer.postAttnNorm, config));
+  return { output, probabilities: attended.probabilities };
+}
+
+/** Qwen3's q/k norm: RMSNorm of each head's slice.  (nHeads·headDim) → same */
+function normEachHead(y: Float64Array, weight: Float64Array, config: ModelConfig): Float64Array {
+  const out = new Float64Array(y.length);
+  for (let start = 0; start < y.length; start += config.headDim)
+    out.set(rmsNorm(y.subarray(start, start + config.headDim), weight, config.rmsEps), start);
+  return out;
+}
+
+/** Gemma 2's post-norms on a block's output, when the model has them. */
+function postNorm(y: Float64Array, weight: Float64Array | undefined, config: ModelConfig): Float64Array {
+  return weight ? rmsNorm(y, weight, config.rmsEps) : y;
 }
 
 /** Gated feed-forward block of one layer.  x: (nEmbd) → (nEmbd) */
 function feedForwardBlock(model: ReferenceModel, layer: ReferenceLayer, x: Float64Array): Float64Array {
   const h = rmsNorm(x, layer.ffnNorm, model.config.rmsEps);
-  const activated = TRAITS[model.config.arch].gatedActivation(matVec(layer.wGate, h), matVec(layer.wUp, h)); // (nFf)
-  return matVec(layer.wDown, activated);
+  const gated = model.config.ffnActivation === 'gelu_tanh' ? geglu : swiglu;
+  const activated = gated(matVec(layer.wGate, h), matVec(layer.wUp, h)); // (nFf)
+  return postNorm(matVec(layer.wDown, activated), layer.postFfnNorm, model.config);
 }
 
 /** Runs the whole prompt at once with a causal mask, as a prefill would. */
@@ -94,12 +99,13 @@ export function referenceForward(
   model.layers.forEach((layer, l) => {
     if (options.captureHidden) hidden.push(x);
     const temperature = attentionTemperature?.subarray(l * config.nHead, (l + 1) * config.nHead); // (nHead)
-    const attended = attentionBlock(model, layer, x, temperature);
+    const attended = attentionBlock(model, l, x, temperature);
     x = x.map((xi, pos) => add(xi, attended.output[pos]));
     x = x.map((xi) => add(xi, feedForwardBlock(model, layer, xi)));
     attention.push(attended.probabilities);
   });
   if (options.captureHidden) hidden.push(x);
-  const logits = x.map((xi) => matVec(model.output, rmsNorm(xi, model.outputNorm, config.rmsEps))); // (vocab)
+  const cap = (logit: number) => (config.finalSoftcap ? softcap(logit, config.finalSoftcap) : logit);
+  const logits = x.map((xi) => matVec(model.output, rmsNorm(xi, model.outputNorm, config.rmsEps)).map(cap)); // (vocab)
   return { logits, attention, ...(options.captureHidden ? { hidden } : {}) };
 }

@@ -21,6 +21,12 @@ export interface ReferenceLayer {
   readonly bv?: Float64Array;
   /** (nEmbd, nHead·headDim) */
   readonly wo: Matrix;
+  /** Qwen3 only: (headDim) per-head q / k norm weights */
+  readonly qNorm?: Float64Array;
+  readonly kNorm?: Float64Array;
+  /** Gemma 2 only: (nEmbd) norms on the attention and FFN outputs */
+  readonly postAttnNorm?: Float64Array;
+  readonly postFfnNorm?: Float64Array;
   /** (nEmbd) */
   readonly ffnNorm: Float64Array;
   /** (nFf, nEmbd) */
@@ -69,7 +75,15 @@ export function referenceTensorShapes(config: ModelConfig): Map<string, Dims> {
       blk('attn_k.bias', [kvDim]);
       blk('attn_v.bias', [kvDim]);
     }
+    if (config.qkNorm) {
+      blk('attn_q_norm.weight', [headDim]);
+      blk('attn_k_norm.weight', [headDim]);
+    }
     blk('attn_output.weight', [qDim, nEmbd]);
+    if (config.postNorms) {
+      blk('post_attention_norm.weight', [nEmbd]);
+      blk('post_ffw_norm.weight', [nEmbd]);
+    }
     blk('ffn_norm.weight', [nEmbd]);
     blk('ffn_gate.weight', [nEmbd, nFf]);
     blk('ffn_up.weight', [nEmbd, nFf]);
@@ -112,6 +126,10 @@ export function referenceModelFromTensors(config: ModelConfig, tensors: Readonly
       bk: optional(blk('attn_k.bias')),
       bv: optional(blk('attn_v.bias')),
       wo: matrix(blk('attn_output.weight')),
+      qNorm: optional(blk('attn_q_norm.weight')),
+      kNorm: optional(blk('attn_k_norm.weight')),
+      postAttnNorm: optional(blk('post_attention_norm.weight')),
+      postFfnNorm: optional(blk('post_ffw_norm.weight')),
       ffnNorm: vector(blk('ffn_norm.weight')),
       wGate: matrix(blk('ffn_gate.weight')),
       wUp: matrix(blk('ffn_up.weight')),

@@ -85,6 +85,22 @@ export function silu(x: Float64Array): Float64Array {
 }
 
 /** silu(gate) ⊙ up.  gate, up: (n) → (n) */
+/** GELU, tanh approximation (as Gemma and llama.cpp use it). */
+export function geluTanh(x: Float64Array): Float64Array {
+  return x.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
+}
+
+/** GeGLU: (nFf) gelu_tanh(gate) ⊙ up */
+export function geglu(gate: Float64Array, up: Float64Array): Float64Array {
+  const g = geluTanh(gate);
+  return g.map((v, i) => v * up[i]);
+}
+
+/** Soft-capping: cap·tanh(x/cap). */
+export function softcap(x: number, cap: number): number {
+  return cap * Math.tanh(x / cap);
+}
+
 export function swiglu(gate: Float64Array, up: Float64Array): Float64Array {
   const activated = silu(gate);
   return activated.map((v, i) => v * up[i]);
@@ -104,6 +120,12 @@ export interface AttentionShape {
   readonly nHead: number;
   readonly nHeadKv: number;
   readonly headDim: number;
+  /** Score scale; default 1/sqrt(headDim). */
+  readonly attentionScale?: number;
+  /** Soft-cap of the scaled scores, applied before the temperature; 0 or absent = off. */
+  readonly attnSoftcap?: number;
+  /** A query sees keys with query − key < window; 0 or absent = all earlier keys. */
+  readonly window?: number;
 }
 
 export interface AttentionResult {
@@ -119,8 +141,8 @@ export function kvHeadOf(head: number, shape: AttentionShape): number {
 }
 
 /**
- * Probabilities of one query row: p = softmax((q·k / sqrt(headDim)) / T) over keys 0…query.
- * Returns (nTokens), zero past the query.
+ * Probabilities of one query row: p = softmax(cap(q·k · scale) / T) over the visible keys
+ * (0…query, or the last `window` of them). Returns (nTokens), zero for masked keys.
  */
 export function attentionRow(
   q: readonly Float64Array[],
@@ -133,14 +155,17 @@ export function attentionRow(
   const { headDim } = shape;
   const qOffset = head * headDim;
   const kOffset = kvHeadOf(head, shape) * headDim;
-  const scores = new Float64Array(query + 1);
-  for (let key = 0; key <= query; key++) {
+  const scale = shape.attentionScale ?? 1 / Math.sqrt(headDim);
+  const first = shape.window ? Math.max(0, query - shape.window + 1) : 0;
+  const scores = new Float64Array(query + 1 - first);
+  for (let key = first; key <= query; key++) {
     let dot = 0;
     for (let d = 0; d < headDim; d++) dot += q[query][qOffset + d] * k[key][kOffset + d];
-    scores[key] = dot / Math.sqrt(headDim) / temperature;
+    const scaled = dot * scale;
+    scores[key - first] = (shape.attnSoftcap ? softcap(scaled, shape.attnSoftcap) : scaled) / temperature;
   }
   const row = new Float64Array(k.length);
-  row.set(softmax(scores));
+  row.set(softmax(scores), first);
   return row;
 }
 

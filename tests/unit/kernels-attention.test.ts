@@ -30,6 +30,8 @@ interface AttentionCase {
   exported: number[];
   exportKeys: number;
   mapHead: number;
+  softcap?: number;
+  window?: number;
 }
 
 async function checkAttention(c: AttentionCase) {
@@ -62,14 +64,14 @@ async function checkAttention(c: AttentionCase) {
   recordAttention(rec, ctx, {
     q: bufferFrom(ctx, q), kv: bufferFrom(ctx, kv), out, aux: bufferFrom(ctx, aux), rows, map,
     M, queryStart, nHead, nHeadKv, headDim, ctxLength, layer: c.layer, nSlots, exportKeys: c.exportKeys,
-    mapHead: c.mapHead, mapKeys: positions, slotOffset,
+    mapHead: c.mapHead, mapKeys: positions, slotOffset, scale: 1 / Math.sqrt(headDim), softcap: c.softcap ?? 0, window: c.window ?? 0,
   });
   rec.submit();
   const gotOut = await readFloats(ctx, out, M * nHead * headDim);
   const gotRows = await readFloats(ctx, rows, rowFloats);
   const gotMap = await readFloats(ctx, map, positions * positions);
 
-  const shape = { nHead, nHeadKv, headDim };
+  const shape = { nHead, nHeadKv, headDim, attnSoftcap: c.softcap, window: c.window };
   const wantOut = new Float64Array(M * nHead * headDim);
   for (let m = 0; m < M; m++) {
     const query = queryStart + m;
@@ -104,6 +106,12 @@ describe('attention kernel', () => {
     checkAttention({ nLayer: 2, layer: 1, nHead: 6, nHeadKv: 2, headDim: 24, queryStart: 3, M: 5, ctxLength: 12, exported: [0, 2, 4], exportKeys: 10, mapHead: 4 }));
   it('one query over more keys than a workgroup, head_dim 130 (several dims per thread)', () =>
     checkAttention({ nLayer: 1, layer: 0, nHead: 2, nHeadKv: 1, headDim: 130, queryStart: 70, M: 1, ctxLength: 80, exported: [0], exportKeys: 71, mapHead: 1 }));
+  it('soft-capped scores (cap 1.5) with the temperature applied after the cap', () =>
+    checkAttention({ nLayer: 2, layer: 1, nHead: 4, nHeadKv: 2, headDim: 16, queryStart: 2, M: 6, ctxLength: 8, exported: [1, 5], exportKeys: 8, mapHead: 3, softcap: 1.5 }));
+  it('a sliding window shorter than the prompt masks old keys to exactly zero', () =>
+    checkAttention({ nLayer: 1, layer: 0, nHead: 2, nHeadKv: 1, headDim: 8, queryStart: 60, M: 12, ctxLength: 72, exported: [0, 11], exportKeys: 72, mapHead: 1, window: 5 }));
+  it('a window longer than the keys changes nothing; with soft-capping and GQA', () =>
+    checkAttention({ nLayer: 1, layer: 0, nHead: 6, nHeadKv: 2, headDim: 24, queryStart: 1, M: 3, ctxLength: 4, exported: [2], exportKeys: 4, mapHead: 0, window: 64, softcap: 3 }));
   it('multi-head attention without grouping, head_dim 2, first position', () =>
     checkAttention({ nLayer: 3, layer: 0, nHead: 3, nHeadKv: 3, headDim: 2, queryStart: 0, M: 4, ctxLength: 4, exported: [3], exportKeys: 4, mapHead: 0xffffffff }));
 });

@@ -158,3 +158,24 @@ describe('long prompts', () => {
     }
   });
 });
+
+describe('Gemma 2 features are exercised by its fixture', () => {
+  it('sliding-window layers zero keys older than the window; soft-capping changes the result', async () => {
+    const { gpu, reference } = await loadBoth(ctx, { ...presets.tinyGemma2, weightType: 'F32' });
+    try {
+      const { nHead, slidingWindow, slidingLayers } = gpu.config;
+      expect(slidingLayers).toEqual([true, false, true]);
+      const tokens = randomTokens(12, gpu.config.vocabSize, 3);
+      const result = await gpu.generate(tokens, { maxNewTokens: 1, attention: { rows: 'all-prompt' } });
+      const last = tokens.length - 1;
+      const oldKeys = (layer: number) => Array.from(row(result, nHead, layer, last, 0).subarray(0, last + 1 - slidingWindow));
+      expect(oldKeys(0).every((p) => p === 0)).toBe(true);
+      expect(oldKeys(1).some((p) => p > 1e-3)).toBe(true);
+      const uncapped = referenceForward({ ...reference, config: { ...reference.config, attnSoftcap: 0, finalSoftcap: 0 } }, tokens);
+      const capped = referenceForward(reference, tokens);
+      expect(relativeError(uncapped.logits[last], capped.logits[last])).toBeGreaterThan(0.05);
+    } finally {
+      gpu.dispose();
+    }
+  });
+});

@@ -1,7 +1,7 @@
 // Loading a reference model from a GGUF built in memory (own tiny writer), compared with the same arrays.
 
 import { describe, expect, it } from 'vitest';
-import type { ModelConfig } from '../../src/engine/config';
+import { llamaFeatures, type ModelConfig } from '../../src/engine/config';
 import { TruncatedGgufError } from '../../src/engine/errors';
 import { openGguf } from '../../src/gguf/reader';
 import { blobSource } from '../../src/gguf/source';
@@ -88,7 +88,7 @@ function build(config: ModelConfig, typeOf: (name: string) => GGMLType) {
   return { arrays, bytes: writeGguf(meta, tensors) };
 }
 
-const base = { nLayer: 2, nEmbd: 32, nHead: 4, nHeadKv: 2, headDim: 8, nFf: 64, vocabSize: 9, contextLength: 128, rmsEps: 2 ** -16 };
+const base = { nLayer: 2, nEmbd: 32, nHead: 4, nHeadKv: 2, headDim: 8, nFf: 64, vocabSize: 9, contextLength: 128, rmsEps: 2 ** -16, ...llamaFeatures(8, 2) };
 const LLAMA: ModelConfig = { ...base, arch: 'llama', ropeTheta: 10000, ropeStyle: 'normal', tiedEmbeddings: false, qkvBias: false, ropeFreqFactors: true };
 const QWEN2: ModelConfig = { ...base, arch: 'qwen2', ropeTheta: 1000000, ropeStyle: 'neox', tiedEmbeddings: true, qkvBias: true, ropeFreqFactors: false };
 

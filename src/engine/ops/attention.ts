@@ -26,6 +26,11 @@ export interface AttentionArgs {
   readonly mapHead: number;
   readonly mapKeys: number;
   readonly slotOffset: number;
+  readonly scale: number;
+  /** Gemma 2 attention soft-cap; 0 = off. */
+  readonly softcap: number;
+  /** Sliding window in positions for this layer; 0 = full causal attention. */
+  readonly window: number;
 }
 
 export function recordAttention(rec: Recorder, ctx: GpuContext, a: AttentionArgs): void {
@@ -33,7 +38,7 @@ export function recordAttention(rec: Recorder, ctx: GpuContext, a: AttentionArgs
   if (a.nHead % a.nHeadKv !== 0) throw new Error(`n_head ${a.nHead} is not a multiple of n_head_kv ${a.nHeadKv}`);
   const uniform = [
     a.M, a.queryStart, a.nHead, a.nHeadKv, a.headDim, a.ctxLength, a.layer, a.nSlots,
-    a.exportKeys, a.mapHead, a.mapKeys, a.slotOffset, f32(1 / Math.sqrt(a.headDim)), 0, 0, 0,
+    a.exportKeys, a.mapHead, a.mapKeys, a.slotOffset, f32(a.scale), f32(a.softcap), a.window, 0,
   ];
   rec.dispatch(ctx.pipeline('attention'), uniform, [a.q, a.kv, a.out, a.aux, a.rows, a.map], [a.nHead, a.M]);
 }

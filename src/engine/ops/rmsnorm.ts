@@ -1,12 +1,25 @@
-// out(rows, cols) = RMSNorm(x rows [inRowOffset, inRowOffset + rows)) · weight.
+// RMSNorm over rows: out(rows, cols) = norm(x rows [inRowOffset, …)) · weight, or in place on x.
 
 import type { GpuContext } from '../gpu';
-import { f32, type Recorder } from '../recorder';
+import { f32, grid, type Recorder } from '../recorder';
 
-export function recordRmsNorm(
-  rec: Recorder,
-  ctx: GpuContext,
-  args: { x: GPUBuffer; weight: GPUBuffer; out: GPUBuffer; rows: number; cols: number; eps: number; inRowOffset?: number },
-): void {
-  rec.dispatch(ctx.pipeline('rmsnorm'), [args.cols, f32(args.eps), args.inRowOffset ?? 0, 0], [args.x, args.weight, args.out], [args.rows]);
+export interface RmsNormArgs {
+  readonly x: GPUBuffer;
+  readonly weight: GPUBuffer; // (cols)
+  /** Omit to normalise x in place. */
+  readonly out?: GPUBuffer;
+  readonly rows: number;
+  readonly cols: number;
+  readonly eps: number;
+  readonly inRowOffset?: number;
+}
+
+export function recordRmsNorm(rec: Recorder, ctx: GpuContext, args: RmsNormArgs): void {
+  const inPlace = args.out === undefined;
+  rec.dispatch(
+    ctx.pipeline('rmsnorm', { constants: { IN_PLACE: inPlace } }),
+    [args.cols, f32(args.eps), args.inRowOffset ?? 0, args.rows],
+    [args.x, args.weight, args.out ?? ctx.scratchPlaceholder],
+    grid(args.rows, ctx.caps.maxComputeWorkgroupsPerDimension),
+  );
 }

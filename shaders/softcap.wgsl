@@ -1,12 +1,12 @@
-// gate[i] = silu(gate[i]) * up[i], in place.
+// x[i] = cap · tanh(x[i] / cap): Gemma 2's final-logit soft-capping, in place.
 
 struct Params {
   n: u32,
+  cap: f32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> gate: array<f32>;
-@group(0) @binding(2) var<storage, read> up: array<f32>;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -14,6 +14,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (i >= params.n) {
     return;
   }
-  let g = gate[i];
-  gate[i] = g / (1.0 + exp(-g)) * up[i];
+  x[i] = params.cap * tanh(clamp(x[i] / params.cap, -15.0, 15.0));
 }
