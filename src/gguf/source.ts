@@ -59,31 +59,6 @@ export function urlSource(url: string, fetchImpl: typeof fetch = fetch): ByteSou
   };
 }
 
-/** Node only: a file on disk. Imported lazily so the browser bundle never sees node:fs. */
-export async function pathSource(path: string): Promise<ByteSource> {
-  const fs = await import('node:fs/promises');
-  const handle = await fs.open(path, 'r').catch((e: Error) => {
-    throw new DownloadError(`Cannot open ${path}: ${e.message}; check the path.`);
-  });
-  const stat = await handle.stat();
-  return {
-    label: path,
-    size: async () => stat.size,
-    async read(offset, length) {
-      const n = Math.max(0, Math.min(length, stat.size - offset));
-      const buf = new Uint8Array(n);
-      let done = 0;
-      while (done < n) {
-        const { bytesRead } = await handle.read(buf, done, n - done, offset + done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      return buf.subarray(0, done);
-    },
-    close: () => handle.close(),
-  };
-}
-
 /**
  * A `fetch` that answers range requests from a ByteSource, so @huggingface/gguf can parse
  * headers of Blobs and local paths through the same code path as URLs.

@@ -4,7 +4,7 @@ import type { GpuContext } from '../../src/engine/gpu';
 import { loadModel } from '../../src/engine/model';
 import type { LoadedModel } from '../../src/engine/api';
 import { openGguf } from '../../src/gguf/reader';
-import { pathSource } from '../../src/gguf/source';
+import { pathSource } from '../../src/gguf/source-node';
 import { loadReferenceModel, type ReferenceModel } from '../../src/reference/forward';
 import { randomModel, type RandomModelSpec } from '../fixtures/models';
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/engine/gpu';
 import { loadModel } from '../../src/engine/model';
-import { pathSource } from '../../src/gguf/source';
+import { pathSource } from '../../src/gguf/source-node';
 import { presets, presetWeightTypes, randomModel, type PresetName } from '../fixtures/models';
 import { disposeLlamaOracle, llamaNextTokenDistributions } from '../oracle/llamacpp';
 import { createTestContext } from '../support/gpu';
