@@ -5,7 +5,7 @@
 // → final RMSNorm → logits (→ soft-cap).
 
 import type { ModelConfig } from './config';
-import type { GpuContext } from './gpu';
+import type { GpuContext, PipelineVariant } from './gpu';
 import type { ModelWeights } from './model';
 import { recordAttention } from './ops/attention';
 import { recordAdd, recordGatedActivation, recordSoftcap } from './ops/elementwise';
@@ -163,4 +163,29 @@ export function recordForward(
   recordRmsNorm(rec, ctx, { x: act.x, weight: weights.outputNorm, out: act.xNorm, rows, cols: nEmbd, eps: rmsEps, inRowOffset: M - rows });
   recordMatmul(rec, ctx, { weight: weights.output, x: act.xNorm, y: step.logits, M: rows });
   if (config.finalSoftcap > 0) recordSoftcap(rec, ctx, step.logits, rows * config.vocabSize, config.finalSoftcap);
+}
+
+/** Every pipeline variant `recordForward` and generation will use for this model. */
+export function forwardPipelines(config: ModelConfig, weights: ModelWeights): Array<[string, PipelineVariant]> {
+  const matrices = [weights.output, ...weights.layers.flatMap((l) => [l.wq, l.wk, l.wv, l.wo, l.wGate, l.wUp, l.wDown])];
+  const list: Array<[string, PipelineVariant]> = [];
+  const seen = new Set<string>();
+  const add = (op: string, variant: PipelineVariant) => {
+    const key = JSON.stringify([op, variant]);
+    if (!seen.has(key)) seen.add(key), list.push([op, variant]);
+  };
+  for (const m of matrices)
+    for (const op of ['matvec', 'matmul'])
+      for (const bias of config.qkvBias ? [false, true] : [false]) add(op, { weights: m.type, constants: { HAS_BIAS: bias } });
+  add('embedding', { weights: weights.embedding.type });
+  for (const inPlace of config.qkNorm || config.postNorms ? [false, true] : [false]) add('rmsnorm', { constants: { IN_PLACE: inPlace } });
+  add('rope', { constants: { NEOX: config.ropeStyle === 'neox' } });
+  add('attention', {});
+  add('add', {});
+  add('glu', { constants: { GELU: config.ffnActivation === 'gelu_tanh' } });
+  if (config.finalSoftcap > 0) add('softcap', {});
+  add('span_mass', {});
+  add('sample', { constants: { GREEDY: true } });
+  add('sample', { constants: { GREEDY: false } });
+  return list;
 }

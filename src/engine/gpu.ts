@@ -34,6 +34,13 @@ const WEIGHT_SNIPPET: Partial<Record<GGMLType, string>> = {
   [GGMLType.F16]: 'weights/f16',
   [GGMLType.Q8_0]: 'weights/q8_0',
   [GGMLType.Q4_0]: 'weights/q4_0',
+  [GGMLType.BF16]: 'weights/bf16',
+  [GGMLType.Q4_1]: 'weights/q4_1',
+  [GGMLType.Q5_0]: 'weights/q5_0',
+  [GGMLType.Q5_1]: 'weights/q5_1',
+  [GGMLType.Q4_K]: 'weights/q4_k',
+  [GGMLType.Q5_K]: 'weights/q5_k',
+  [GGMLType.Q6_K]: 'weights/q6_k',
 };
 
 export function isKernelWeightType(type: GGMLType): boolean {
@@ -138,15 +145,37 @@ export class GpuContext {
   }
 
   pipeline(op: string, variant: PipelineVariant = {}): GPUComputePipeline {
+    const descriptor = this.pipelineDescriptor(op, variant);
+    const cached = this.pipelines.get(descriptor.label!);
+    if (cached) return cached;
+    const pipeline = this.device.createComputePipeline(descriptor);
+    this.pipelines.set(descriptor.label!, pipeline);
+    return pipeline;
+  }
+
+  /**
+   * Compiles pipelines in the background ahead of first use (at model load), so the first
+   * generation does not stall on shader compilation.
+   */
+  async precompile(variants: ReadonlyArray<readonly [string, PipelineVariant]>): Promise<void> {
+    await Promise.all(
+      variants.map(async ([op, variant]) => {
+        const descriptor = this.pipelineDescriptor(op, variant);
+        if (this.pipelines.has(descriptor.label!)) return;
+        const pipeline = await this.device.createComputePipelineAsync(descriptor);
+        this.pipelines.set(descriptor.label!, pipeline);
+      }),
+    );
+  }
+
+  private pipelineDescriptor(op: string, variant: PipelineVariant): GPUComputePipelineDescriptor {
     const constants = variant.constants ?? {};
     const constantKey = Object.keys(constants)
       .sort()
       .map((k) => `${k}=${constants[k]}`)
       .join(',');
     const label = [op, variant.weights !== undefined ? typeName(variant.weights) : '', constantKey].filter(Boolean).join(':');
-    const cached = this.pipelines.get(label);
-    if (cached) return cached;
-    const pipeline = this.device.createComputePipeline({
+    return {
       label,
       layout: 'auto',
       compute: {
@@ -154,9 +183,7 @@ export class GpuContext {
         entryPoint: 'main',
         constants: Object.fromEntries(Object.entries(constants).map(([k, v]) => [k, Number(v)])),
       },
-    });
-    this.pipelines.set(label, pipeline);
-    return pipeline;
+    };
   }
 
   private module(op: string, weights: GGMLType | undefined): GPUShaderModule {

@@ -7,6 +7,7 @@ import { typeName, type TensorInfo } from '../gguf/types';
 import type { LoadedModel, LoadProgress } from './api';
 import { configFromGguf, type ModelConfig } from './config';
 import { DeviceLimitError, TruncatedGgufError, UnsupportedArchitectureError, UnsupportedWeightTypeError } from './errors';
+import { forwardPipelines } from './forward';
 import { Generator } from './generate';
 import { isKernelWeightType, type GpuContext } from './gpu';
 import { MAX_HEAD_DIM } from './ops/attention';
@@ -55,7 +56,7 @@ function checkSupported(file: GgufFile, config: ModelConfig): void {
   for (const info of file.tensors.values()) {
     if (info.dims.length >= 2 && !isKernelWeightType(info.type))
       throw new UnsupportedWeightTypeError(
-        `Tensor ${info.name} is quantized as ${typeName(info.type)}, which this engine cannot run yet; use a Q8_0, Q4_0, F16 or F32 file.`,
+        `Tensor ${info.name} is quantized as ${typeName(info.type)}, which this engine cannot run yet; use a file quantized as Q8_0, Q6_K, Q5_K, Q5_1, Q5_0, Q4_K, Q4_1, Q4_0, BF16, F16 or F32.`,
       );
   }
 }
@@ -145,6 +146,7 @@ export async function loadModel(ctx: GpuContext, source: ByteSource, options: Lo
         `The GPU ran out of memory loading this model (about ${(planned / 2 ** 20).toFixed(0)} MiB of weights); close other GPU-heavy tabs or pick a smaller model.`,
       );
     const weights: ModelWeights = { embedding, layers, outputNorm, output, ropeFactors: factors };
+    await ctx.precompile(forwardPipelines(config, weights));
     const weightBytes = uploaded.reduce((s, m) => s + m.bytes, 0) + vectors.reduce((s, v) => s + v.size, 0);
     const vocab = file.metadata['tokenizer.ggml.tokens'];
     return new Generator(ctx, config, weights, weightBytes, Array.isArray(vocab) ? vocab.map(String) : undefined, () => {
