@@ -1,0 +1,12 @@
+// Vite build of the browser app: React, and shaders/*.wgsl bundled as text (import.meta.glob '?raw').
+
+import react from '@vitejs/plugin-react';
+import { defineConfig } from 'vite';
+
+export default defineConfig({
+  plugins: [react()],
+  // WebGPU browsers all run ES2022; no legacy transforms needed.
+  build: { target: 'es2022', sourcemap: true },
+  // Shaders live in /shaders at the project root, outside src/: let the dev server read them.
+  server: { fs: { allow: ['.'] } },
+});
