@@ -166,7 +166,7 @@ export function recordForward(
 }
 
 /** Every pipeline variant `recordForward` and generation will use for this model. */
-export function forwardPipelines(config: ModelConfig, weights: ModelWeights): Array<[string, PipelineVariant]> {
+export function forwardPipelines(ctx: GpuContext, config: ModelConfig, weights: ModelWeights): Array<[string, PipelineVariant]> {
   const matrices = [weights.output, ...weights.layers.flatMap((l) => [l.wq, l.wk, l.wv, l.wo, l.wGate, l.wUp, l.wDown])];
   const list: Array<[string, PipelineVariant]> = [];
   const seen = new Set<string>();
@@ -175,7 +175,7 @@ export function forwardPipelines(config: ModelConfig, weights: ModelWeights): Ar
     if (!seen.has(key)) seen.add(key), list.push([op, variant]);
   };
   for (const m of matrices)
-    for (const op of ['matvec', 'matmul'])
+    for (const op of ctx.caps.subgroups ? ['matvec_subgroups', 'matmul'] : ['matvec', 'matmul'])
       for (const bias of config.qkvBias ? [false, true] : [false]) add(op, { weights: m.type, constants: { HAS_BIAS: bias } });
   add('embedding', { weights: weights.embedding.type });
   for (const inPlace of config.qkNorm || config.postNorms ? [false, true] : [false]) add('rmsnorm', { constants: { IN_PLACE: inPlace } });

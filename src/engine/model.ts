@@ -70,7 +70,8 @@ class UnsupportedArchitectureShape extends UnsupportedArchitectureError {
 /** Bytes the weights will take on the GPU (repacked), to refuse a model that cannot fit before uploading. */
 function plannedBytes(file: GgufFile): number {
   let total = 0;
-  for (const info of file.tensors.values()) total += info.byteSize * (info.dims.length >= 2 ? 1.12 : 2);
+  // Repacking widens f16 scales to f32: at most 1.2× (Q4_1); vectors are decoded to f32.
+  for (const info of file.tensors.values()) total += info.byteSize * (info.dims.length >= 2 ? 1.2 : 2);
   return total;
 }
 
@@ -146,7 +147,7 @@ export async function loadModel(ctx: GpuContext, source: ByteSource, options: Lo
         `The GPU ran out of memory loading this model (about ${(planned / 2 ** 20).toFixed(0)} MiB of weights); close other GPU-heavy tabs or pick a smaller model.`,
       );
     const weights: ModelWeights = { embedding, layers, outputNorm, output, ropeFactors: factors };
-    await ctx.precompile(forwardPipelines(config, weights));
+    await ctx.precompile(forwardPipelines(ctx, config, weights));
     const weightBytes = uploaded.reduce((s, m) => s + m.bytes, 0) + vectors.reduce((s, v) => s + v.size, 0);
     const vocab = file.metadata['tokenizer.ggml.tokens'];
     return new Generator(ctx, config, weights, weightBytes, Array.isArray(vocab) ? vocab.map(String) : undefined, () => {

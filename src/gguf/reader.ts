@@ -43,7 +43,7 @@ export async function openGguf(source: ByteSource): Promise<GgufFile> {
     const elements = dims.reduce((a, b) => a * b, 1);
     const geometry = blockGeometry(type);
     if (!geometry)
-      throw new UnsupportedWeightTypeError(`Tensor ${info.name} has weight type ${typeName(type)}, which this app does not support; use a file quantized as Q8_0, Q4_0, F16 or F32.`);
+      throw new UnsupportedWeightTypeError(`Tensor ${info.name} has weight type ${typeName(type)}, which this app does not support; use a file quantized as Q8_0, Q6_K, Q5_K, Q5_1, Q5_0, Q4_K, Q4_1, Q4_0, BF16, F16 or F32.`);
     if (dims[0] % geometry.blockSize !== 0)
       throw new TruncatedGgufError(`Tensor ${info.name} has rows of ${dims[0]} weights, not a multiple of the ${geometry.name} block size ${geometry.blockSize}; the file is corrupt.`);
     const offset = dataStart + Number(info.offset);

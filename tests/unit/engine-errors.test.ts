@@ -86,14 +86,14 @@ describe('unsupported models', () => {
     await stillWorks();
   });
 
-  it('names a weight type the kernels cannot run (Q4_K) and the tensor', async () => {
+  it('names a weight type the kernels cannot run (Q3_K) and the tensor', async () => {
     const spec = buildRandomModel({ ...tiny, nEmbd: 256, nHead: 4, headDim: 64 });
     const broken = withTensor(spec, 'blk.1.ffn_gate.weight', (t) => ({
       ...t,
-      type: GGMLType.Q4_K,
-      data: new Uint8Array((t.dims[0] * t.dims[1] / 256) * 144),
+      type: GGMLType.Q3_K,
+      data: new Uint8Array((t.dims[0] * t.dims[1] / 256) * 110),
     }));
-    await expectClearError(load(encodeGguf(broken).bytes), UnsupportedWeightTypeError, /blk\.1\.ffn_gate\.weight.*Q4_K/);
+    await expectClearError(load(encodeGguf(broken).bytes), UnsupportedWeightTypeError, /blk\.1\.ffn_gate\.weight.*Q3_K/);
   });
 
   it('names an unknown weight type id', async () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromGguf } from '../../src/engine/config';
 import { openGguf, type GgufFile } from '../../src/gguf/reader';
-import { pathSource } from '../../src/gguf/source';
+import { pathSource } from '../../src/gguf/source-node';
 import { GGMLType, tensorByteSize } from '../../src/gguf/types';
 import { bool, f32, f32Array, i32, i32Array, str, strArray, u32, writeGguf } from '../fixtures/gguf-writer';
 import {
@@ -106,10 +106,17 @@ describe('randomModel', () => {
       nFf: spec.nFf,
       vocabSize: spec.vocabSize,
       contextLength: spec.contextLength,
-      ropeStyle: spec.arch === 'qwen2' ? 'neox' : 'normal',
+      ropeStyle: spec.arch === 'llama' ? 'normal' : 'neox',
       tiedEmbeddings: spec.tied,
       qkvBias: spec.arch === 'qwen2',
       ropeFreqFactors: spec.ropeFreqs ?? false,
+      qkNorm: spec.arch === 'qwen3',
+      postNorms: spec.arch === 'gemma2',
+      ffnActivation: spec.arch === 'gemma2' ? 'gelu_tanh' : 'silu',
+      attnSoftcap: spec.attnSoftcap ?? 0,
+      finalSoftcap: spec.finalSoftcap ?? 0,
+      slidingWindow: spec.slidingWindow ?? 0,
+      embeddingScale: spec.arch === 'gemma2' ? Math.sqrt(spec.nEmbd) : 1,
     });
     expect(config.rmsEps).toBeCloseTo(spec.rmsEps, 12);
     expect(config.ropeTheta).toBe(spec.ropeTheta);

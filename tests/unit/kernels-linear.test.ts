@@ -6,10 +6,10 @@ import type { GpuContext } from '../../src/engine/gpu';
 import { recordEmbedding } from '../../src/engine/ops/embedding';
 import { recordMatmul } from '../../src/engine/ops/matmul';
 import { Recorder } from '../../src/engine/recorder';
-import { uploadMatrix, type GpuMatrix } from '../../src/engine/weights';
+import { packedRowBytes, uploadMatrix, type GpuMatrix } from '../../src/engine/weights';
 import type { GgufFile } from '../../src/gguf/reader';
 import { blobSource } from '../../src/gguf/source';
-import { GGMLType, typeName } from '../../src/gguf/types';
+import { blockGeometry, GGMLType, typeName } from '../../src/gguf/types';
 import { dequantize } from '../../src/reference/dequant';
 import { encodeTensor } from '../fixtures/quantize';
 import { bufferFrom, compare, createTestContext, poisonedBuffer, randomArray, readFloats } from '../support/gpu';
@@ -58,10 +58,23 @@ const QUANT_SHAPES = [
   [37, 65, 160],
 ] as const;
 const FLOAT_SHAPES = [...QUANT_SHAPES, [1, 5, 1], [2, 9, 17], [33, 31, 75]] as const;
-const TYPES = [GGMLType.F32, GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_0];
+/** K-quants: rows of whole 256-weight super-blocks, one to three of them. */
+const K_QUANT_SHAPES = [
+  [1, 1, 256],
+  [3, 7, 512],
+  [5, 33, 256],
+  [37, 65, 768],
+] as const;
+const TYPES = [
+  GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1,
+  GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K,
+];
 
-describe.each(TYPES)('matrix kernels, weights %s', (type) => {
-  const shapes = type === GGMLType.F32 || type === GGMLType.F16 ? FLOAT_SHAPES : QUANT_SHAPES;
+/** Weights per block: 1 for float types, 32, or 256 for K-quants. */
+const blockSize = (type: GGMLType) => blockGeometry(type)!.blockSize;
+
+describe.each(TYPES.map((type) => [typeName(type), type] as const))('matrix kernels, weights %s', (_, type) => {
+  const shapes: ReadonlyArray<readonly [number, number, number]> = blockSize(type) === 1 ? FLOAT_SHAPES : blockSize(type) === 32 ? QUANT_SHAPES : K_QUANT_SHAPES;
   it.each(shapes)(`${typeName(type)} M=%i N=%i K=%i matches float64 (matvec for M ≤ 4, tiled above)`, async (M, N, K) => {
     const { matrix, reference } = await uploadRandomMatrix(ctx, type, N, K, M * 1000 + N * 10 + K);
     const x = randomArray(M * K, 7 + K);
@@ -75,9 +88,8 @@ describe.each(TYPES)('matrix kernels, weights %s', (type) => {
   });
 
   it(`${typeName(type)} weights split over several buffers give the same products`, async () => {
-    const [N, K] = [65, 64];
-    const rowBytes = type === GGMLType.F32 ? K * 4 : type === GGMLType.F16 ? K * 2 : type === GGMLType.Q8_0 ? 72 : 40;
-    const small = withBindingLimit(ctx, rowBytes * 16);
+    const [N, K] = [65, Math.max(64, blockSize(type))];
+    const small = withBindingLimit(ctx, packedRowBytes(type, K) * 16);
     const { matrix, reference } = await uploadRandomMatrix(small, type, N, K, 99);
     expect(matrix.parts.length).toBe(5);
     for (const M of [1, 6]) {
@@ -91,7 +103,7 @@ describe.each(TYPES)('matrix kernels, weights %s', (type) => {
   });
 
   it(`${typeName(type)} embedding lookup returns the dequantized rows, scaled`, async () => {
-    const [N, K] = type === GGMLType.F32 || type === GGMLType.F16 ? [301, 75] : [301, 96];
+    const [N, K] = blockSize(type) === 1 ? [301, 75] : blockSize(type) === 32 ? [301, 96] : [301, 512];
     const { matrix, reference } = await uploadRandomMatrix(ctx, type, N, K, 5);
     const tokens = [0, 300, 5, 5, 17];
     const got = await runEmbedding(ctx, matrix, tokens, 2.5);
