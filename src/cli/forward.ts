@@ -7,7 +7,7 @@ import { configFromGguf, type ModelConfig } from '../engine/config';
 import { EngineInputError } from '../engine/errors';
 import { loadModel } from '../engine/model';
 import { openGguf } from '../gguf/reader';
-import { pathSource } from '../gguf/source';
+import { pathSource } from '../gguf/source-node';
 import { UsageError, isParseArgsError, type CliCommand } from './command';
 import { openNodeGpu } from './node-gpu';
 
@@ -84,7 +84,7 @@ function parseForwardArgs(args: readonly string[]): ForwardArgs | 'help' {
   if (!values.model) throw new UsageError('--model <file.gguf> is required.');
   if (values.tokens === undefined) throw new UsageError('--tokens <ids> is required.');
   const tokenTexts = values.tokens.split(',');
-  if (tokenTexts.length === 0 || values.tokens.trim() === '') throw new UsageError('--tokens needs at least one token id.');
+  if (values.tokens.trim() === '') throw new UsageError('--tokens needs at least one token id.');
   const tokens = tokenTexts.map((t) => nonNegativeInteger(t, 'Each --tokens entry'));
   const generate = values.generate === undefined ? 0 : nonNegativeInteger(values.generate, '--generate');
 

@@ -1,6 +1,8 @@
 // Node platform: Dawn (`webgpu` package), falling back to SwiftShader's Vulkan ICD from Debian chromium.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NoWebGPUError } from './errors';
 import type { GpuPlatform } from './gpu';
@@ -9,6 +11,7 @@ const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const shaderRoot = fileURLToPath(new URL('../../shaders/', import.meta.url));
 
 export async function nodePlatform(): Promise<GpuPlatform> {
+  quietDawnEnvironment();
   let webgpu: typeof import('webgpu');
   try {
     webgpu = await import('webgpu');
@@ -28,4 +31,23 @@ export async function nodePlatform(): Promise<GpuPlatform> {
     gpu,
     loadShader: (name) => readFileSync(`${shaderRoot}${name}.wgsl`, 'utf8'),
   };
+}
+
+/**
+ * Dawn's Vulkan loader prints "error: XDG_RUNTIME_DIR is invalid or not set" straight to fd 2 when
+ * the variable is missing (containers, CI). Compute never uses that directory, so when it is unset
+ * we point it at a private 0700 folder. Must run before the `webgpu` package creates an instance.
+ */
+function quietDawnEnvironment(): void {
+  if (process.env.XDG_RUNTIME_DIR || typeof process.getuid !== 'function') return;
+  const uid = process.getuid();
+  const dir = join(tmpdir(), `attention-slip-lab-runtime-${uid}`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const stat = statSync(dir);
+    // Only a folder we own and nobody else can enter is a valid runtime dir.
+    if (stat.isDirectory() && stat.uid === uid && (stat.mode & 0o077) === 0) process.env.XDG_RUNTIME_DIR = dir;
+  } catch {
+    // Cosmetic only: without the folder Dawn still works and merely prints its warning.
+  }
 }

@@ -1,0 +1,330 @@
+// Engine benchmark (`npm run bench -- [--models a,b] [--prompt N] [--decode N] [--bandwidth-mib N]`):
+// prefill and decode speed of random-weight Q8_0 models in real shapes, the cost of attention
+// export, and decode time as a multiple of the adapter's streaming-read bandwidth floor.
+
+import { existsSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { GenerateOptions, LoadedModel } from '../src/engine/api';
+import type { GpuContext } from '../src/engine/gpu';
+import { loadModel } from '../src/engine/model';
+import { openNodeGpu } from '../src/cli/node-gpu';
+import { pathSource } from '../src/gguf/source-node';
+import { encodeGguf } from '../tests/fixtures/gguf-writer';
+import { buildRandomModel, specHash, type RandomModelSpec } from '../tests/fixtures/models';
+
+/** Real models' shapes with random Q8_0 weights (the numbers come from their config.json). */
+const SHAPES = {
+  'qwen2.5-0.5b': {
+    arch: 'qwen2', weightType: 'Q8_0', nLayer: 24, nEmbd: 896, nHead: 14, nHeadKv: 2, headDim: 64, nFf: 4864,
+    vocabSize: 151936, contextLength: 4096, ropeTheta: 1000000, rmsEps: 1e-6, tied: true, seed: 101,
+  },
+  'smollm2-135m': {
+    arch: 'llama', weightType: 'Q8_0', nLayer: 30, nEmbd: 576, nHead: 9, nHeadKv: 3, headDim: 64, nFf: 1536,
+    vocabSize: 49152, contextLength: 4096, ropeTheta: 100000, rmsEps: 1e-5, tied: true, seed: 102,
+  },
+} as const satisfies Record<string, RandomModelSpec>;
+type ShapeName = keyof typeof SHAPES;
+
+const CACHE_DIR = fileURLToPath(new URL('../.cache/bench/', import.meta.url));
+
+/**
+ * Writes the model once under .cache/bench/. The fixture writer builds the whole file in memory
+ * (about 3× the file size at peak: ~1.6 GB for the 0.5B shape), fine on a desktop or CI machine.
+ */
+async function cachedModel(label: string, spec: RandomModelSpec): Promise<string> {
+  const path = `${CACHE_DIR}${label}-${spec.weightType}-${specHash(spec)}.gguf`;
+  if (existsSync(path)) return path;
+  const started = performance.now();
+  const { bytes } = encodeGguf(buildRandomModel(spec));
+  await mkdir(CACHE_DIR, { recursive: true });
+  const temporary = `${path}.${process.pid}.tmp`;
+  await writeFile(temporary, bytes);
+  await rename(temporary, path);
+  log(`  wrote ${path} (${mib(bytes.byteLength)} MiB) in ${seconds(performance.now() - started)} s`);
+  return path;
+}
+
+/**
+ * A one-layer model of the same architecture and weight type: it compiles every pipeline the big
+ * model uses (pipelines are keyed by op, weight type and constants, never by shape) in seconds,
+ * where a warm-up on the big model costs minutes on SwiftShader.
+ */
+function warmUpTwin(spec: RandomModelSpec): RandomModelSpec {
+  return { ...spec, nLayer: 1, nEmbd: 128, nHead: 2, nHeadKv: 1, headDim: 64, nFf: 128, vocabSize: 320, seed: spec.seed + 1000 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming-read bandwidth: every invocation sums a grid-strided slice of a large buffer.
+
+const READ_KERNEL = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> data: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read_write> sums: array<u32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let stride = groups.x * 256u;
+  var acc = vec4<u32>(0u);
+  // Adjacent invocations read adjacent 16-byte words: coalesced on GPUs.
+  for (var i = gid.x; i < arrayLength(&data); i += stride) {
+    acc += data[i];
+  }
+  sums[gid.x] = acc.x ^ acc.y ^ acc.z ^ acc.w;
+}`;
+const READ_WORKGROUPS = 1024;
+
+interface Bandwidth {
+  readonly bytes: number;
+  /** Best of the timed submissions, bytes per second. */
+  readonly bestPerSecond: number;
+  readonly medianPerSecond: number;
+}
+
+async function measureBandwidth(ctx: GpuContext, wantedBytes: number): Promise<Bandwidth> {
+  const { device } = ctx;
+  const limit = Math.min(ctx.caps.maxStorageBufferBindingSize, ctx.caps.maxBufferSize);
+  const bytes = Math.floor(Math.min(wantedBytes, limit) / 16) * 16;
+  const data = device.createBuffer({ label: 'bandwidth-data', size: bytes, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true });
+  const words = new Uint32Array(data.getMappedRange());
+  for (let i = 0; i < words.length; i++) words[i] = Math.imul(i, 2654435761);
+  data.unmap();
+  const sums = device.createBuffer({ label: 'bandwidth-sums', size: READ_WORKGROUPS * 256 * 4, usage: GPUBufferUsage.STORAGE });
+  const pipeline = device.createComputePipeline({
+    label: 'bandwidth-read',
+    layout: 'auto',
+    compute: { module: device.createShaderModule({ label: 'bandwidth-read', code: READ_KERNEL }), entryPoint: 'main' },
+  });
+  const bindGroup = device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [
+      { binding: 0, resource: { buffer: data } },
+      { binding: 1, resource: { buffer: sums } },
+    ],
+  });
+  /** Seconds for `repeats` full reads in one submission. */
+  const timedReads = async (repeats: number) => {
+    const encoder = device.createCommandEncoder();
+    for (let r = 0; r < repeats; r++) {
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(READ_WORKGROUPS);
+      pass.end();
+    }
+    const started = performance.now();
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    return (performance.now() - started) / 1000;
+  };
+  try {
+    await timedReads(1); // warm-up: pipeline creation, first touch of the pages
+    // Enough reads per submission that submit/wait overhead stays small (≥ ~0.2 s each).
+    const single = await timedReads(1);
+    const repeats = Math.max(1, Math.min(64, Math.ceil(0.2 / single)));
+    const rates: number[] = [];
+    for (let run = 0; run < 5; run++) rates.push((bytes * repeats) / (await timedReads(repeats)));
+    ctx.assertAlive();
+    rates.sort((a, b) => a - b);
+    return { bytes, bestPerSecond: rates[rates.length - 1], medianPerSecond: rates[2] };
+  } finally {
+    data.destroy();
+    sums.destroy();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model timings.
+
+interface ModelFigures {
+  readonly name: ShapeName;
+  readonly weightBytes: number;
+  readonly loadSeconds: number;
+  readonly promptTokens: number;
+  /** Prompt in, first greedy token out (includes the output projection of the last row and the pick). */
+  readonly prefillSeconds: number;
+  readonly decodeTokens: number;
+  readonly decodeSecondsPerToken: number;
+  readonly plainSeconds: number;
+  readonly exportSeconds: number;
+}
+
+interface TokenCounts {
+  readonly prompt: number;
+  /** Timed decode steps (one more token is generated: the first comes from the prefill). */
+  readonly decode: number;
+}
+
+/** Seeded token ids in [3, vocab). */
+function tokens(count: number, vocab: number, seed: number): number[] {
+  let state = seed >>> 0;
+  return Array.from({ length: count }, () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return 3 + (state % (vocab - 3));
+  });
+}
+
+/** Wall time of one generate() and when each token arrived (s since the start). */
+async function timedGenerate(model: LoadedModel, prompt: number[], options: GenerateOptions) {
+  const arrivals: number[] = [];
+  const started = performance.now();
+  const result = await model.generate(prompt, { ...options, onToken: () => arrivals.push((performance.now() - started) / 1000) });
+  return { seconds: (performance.now() - started) / 1000, arrivals, result };
+}
+
+function exportRequest(promptTokens: number): GenerateOptions['attention'] {
+  const middle = Math.max(1, promptTokens >> 1);
+  return {
+    rows: 'last-and-generated',
+    spans: [
+      { start: 0, end: 1 },
+      { start: 1, end: middle },
+      { start: middle, end: promptTokens },
+    ],
+  };
+}
+
+async function warmUp(ctx: GpuContext, spec: RandomModelSpec, promptTokens: number): Promise<void> {
+  const started = performance.now();
+  const twin = await loadModel(ctx, await pathSource(await cachedModel(`${spec.arch}-warm-up`, warmUpTwin(spec))));
+  try {
+    // Same prompt length as the timed runs, so the same kernels (matvec ≤ 4 tokens, tiled above) run.
+    await twin.generate(tokens(promptTokens, twin.config.vocabSize, 3), { maxNewTokens: 2, attention: exportRequest(promptTokens) });
+  } finally {
+    twin.dispose();
+  }
+  log(`  warm-up on a one-layer twin: ${seconds(performance.now() - started)} s`);
+}
+
+async function benchOne(ctx: GpuContext, name: ShapeName, counts: TokenCounts): Promise<ModelFigures> {
+  const spec = SHAPES[name];
+  const path = await cachedModel(name, spec);
+  await warmUp(ctx, spec, counts.prompt);
+  const started = performance.now();
+  const model = await loadModel(ctx, await pathSource(path));
+  const loadSeconds = (performance.now() - started) / 1000;
+  log(`  loaded: ${mib(model.weightBytes)} MiB on the GPU in ${loadSeconds.toFixed(1)} s`);
+  try {
+    const prompt = tokens(counts.prompt, model.config.vocabSize, 7);
+    // Token 0 arrives after the prefill, each later one after a decode step.
+    const maxNewTokens = counts.decode + 1;
+    const plain = await timedGenerate(model, prompt, { maxNewTokens, logits: 'none' });
+    const decodeSteps = plain.arrivals.length - 1;
+    const last = plain.arrivals[plain.arrivals.length - 1];
+    const decodeSecondsPerToken = decodeSteps > 0 ? (last - plain.arrivals[0]) / decodeSteps : NaN;
+    log(
+      `  prefill ${counts.prompt} tokens → first token: ${plain.arrivals[0].toFixed(2)} s; ` +
+        `${decodeSteps} decode steps: ${(decodeSecondsPerToken * 1000).toFixed(1)} ms/token; whole run ${plain.seconds.toFixed(2)} s`,
+    );
+    const exported = await timedGenerate(model, prompt, { maxNewTokens, logits: 'none', attention: exportRequest(counts.prompt) });
+    log(`  same generate() with attention export: ${exported.seconds.toFixed(2)} s`);
+    if (exported.result.generated.join() !== plain.result.generated.join()) log('  warning: attention export changed the generated tokens');
+    return {
+      name,
+      weightBytes: model.weightBytes,
+      loadSeconds,
+      promptTokens: counts.prompt,
+      prefillSeconds: plain.arrivals[0],
+      decodeTokens: decodeSteps,
+      decodeSecondsPerToken,
+      plainSeconds: plain.seconds,
+      exportSeconds: exported.seconds,
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** Real GPUs: a 64-token prompt and 16 decode steps. */
+const GPU_COUNTS: TokenCounts = { prompt: 64, decode: 16 };
+/**
+ * SwiftShader runs these models at seconds to minutes per token: the fewest tokens that still
+ * exercise both matmul kernels (tiled above 4 tokens) and a decode step, to stay near 10 minutes.
+ */
+const SWIFTSHADER_COUNTS: Record<ShapeName, TokenCounts> = {
+  'qwen2.5-0.5b': { prompt: 5, decode: 1 },
+  'smollm2-135m': { prompt: 8, decode: 2 },
+};
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      models: { type: 'string', default: Object.keys(SHAPES).join(',') },
+      prompt: { type: 'string' },
+      decode: { type: 'string' },
+      'bandwidth-mib': { type: 'string', default: '256' },
+    },
+  });
+  const names = values.models.split(',').map((n) => n.trim()) as ShapeName[];
+  for (const n of names) if (!(n in SHAPES)) throw new Error(`Unknown bench model "${n}"; choose from ${Object.keys(SHAPES).join(', ')}.`);
+  const benchStarted = performance.now();
+
+  const ctx = await openNodeGpu();
+  try {
+    const software = /swiftshader/i.test(ctx.adapter.description);
+    const countsFor = (name: ShapeName): TokenCounts => {
+      const base = software ? SWIFTSHADER_COUNTS[name] : GPU_COUNTS;
+      return { prompt: values.prompt ? Number(values.prompt) : base.prompt, decode: values.decode ? Number(values.decode) : base.decode };
+    };
+    log(`adapter: ${ctx.adapter.description}${software ? ' (software: few tokens per model)' : ''}`);
+    const bandwidth = await measureBandwidth(ctx, Number(values['bandwidth-mib']) * 2 ** 20);
+    log(
+      `streaming read of ${mib(bandwidth.bytes)} MiB: best ${(bandwidth.bestPerSecond / 1e9).toFixed(2)} GB/s, median ${(bandwidth.medianPerSecond / 1e9).toFixed(2)} GB/s`,
+    );
+    const figures: ModelFigures[] = [];
+    for (const name of names) {
+      log(`${name}:`);
+      figures.push(await benchOne(ctx, name, countsFor(name)));
+    }
+
+    const gbps = bandwidth.bestPerSecond / 1e9;
+    log('');
+    log(`adapter: ${ctx.adapter.description}; floor = weight bytes / best streaming read (${gbps.toFixed(2)} GB/s)`);
+    log(
+      table(
+        ['model', 'weights MiB', 'prompt', 'prefill tok/s', 'decode steps', 'decode tok/s', 'decode ms/tok', 'floor ms/tok', 'decode / floor', 'export share'],
+        figures.map((f) => {
+          const floor = f.weightBytes / bandwidth.bestPerSecond;
+          return [
+            f.name,
+            mib(f.weightBytes),
+            String(f.promptTokens),
+            (f.promptTokens / f.prefillSeconds).toFixed(2),
+            String(f.decodeTokens),
+            (1 / f.decodeSecondsPerToken).toFixed(3),
+            (f.decodeSecondsPerToken * 1000).toFixed(1),
+            (floor * 1000).toFixed(2),
+            `${(f.decodeSecondsPerToken / floor).toFixed(1)}x`,
+            `${(((f.exportSeconds - f.plainSeconds) / f.exportSeconds) * 100).toFixed(1)}%`,
+          ];
+        }),
+      ),
+    );
+    log(
+      'prefill tok/s = prompt / time to the first greedy token (includes the last row\'s logits and the pick); ' +
+        "export share = (t_with − t_without) / t_with for the same generate() with rows 'last-and-generated' and 3 spans.",
+    );
+    log(`whole bench: ${seconds(performance.now() - benchStarted)} s`);
+  } finally {
+    ctx.destroy();
+  }
+}
+
+try {
+  await main();
+  process.stdout.write('', () => process.exit(0));
+} catch (e) {
+  process.stderr.write(`${(e as Error).stack ?? e}\n`, () => process.exit(1));
+}
