@@ -11,21 +11,10 @@ import { NO_SLOT } from './ops/attention';
 import { recordSample } from './ops/sample';
 import { recordSpanMass } from './ops/spanMass';
 import { Recorder } from './recorder';
+import { mulberry32 } from '../util/random';
 
 /** Tokens per prefill chunk: bounds activation memory for long prompts. */
 const PREFILL_CHUNK = 128;
-
-/** Seeded uniform numbers in [0, 1) for reproducible sampling (mulberry32). */
-function uniformStream(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class Generator implements LoadedModel {
   private readonly rec: Recorder;
@@ -113,7 +102,7 @@ export class Generator implements LoadedModel {
     const P = prompt.length;
     const steps = options.maxNewTokens;
     const sampling: SamplingOptions = options.sampling ?? { kind: 'greedy' };
-    const nextUniform = uniformStream(sampling.kind === 'sample' ? sampling.seed : 0);
+    const nextUniform = mulberry32(sampling.kind === 'sample' ? sampling.seed : 0);
     const logitMode = options.logits ?? 'generated';
     const request = options.attention;
     const allPrompt = request?.rows === 'all-prompt';

@@ -2,6 +2,7 @@
 
 import { GpuContext } from '../../src/engine/gpu';
 import { nodePlatform } from '../../src/engine/platform-node';
+import { mulberry32 } from '../../src/util/random';
 
 export async function createTestContext(): Promise<GpuContext> {
   return GpuContext.create(await nodePlatform());
@@ -41,14 +42,7 @@ export async function readUints(ctx: GpuContext, buffer: GPUBuffer, count: numbe
 
 /** Seeded standard-normal-ish numbers (sum of uniforms from mulberry32). */
 export function randomArray(length: number, seed: number, scale = 1): Float32Array {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = mulberry32(seed);
   return Float32Array.from({ length }, () => (uniform() + uniform() + uniform() - 1.5) * 2 * scale);
 }
 

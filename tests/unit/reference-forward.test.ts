@@ -4,18 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { llamaFeatures, type ModelConfig } from '../../src/engine/config';
 import { EngineInputError } from '../../src/engine/errors';
 import { referenceForward, referenceModelFromTensors, referenceTensorShapes } from '../../src/reference/forward';
-
-/** mulberry32: deterministic weights. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../../src/util/random';
 
 const LLAMA: ModelConfig = {
   arch: 'llama', nLayer: 2, nEmbd: 8, nHead: 4, nHeadKv: 2, headDim: 2, nFf: 12, vocabSize: 11,
