@@ -1,6 +1,6 @@
 // Node platform: Dawn (`webgpu` package), falling back to SwiftShader's Vulkan ICD from Debian chromium.
 
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,10 +19,13 @@ export async function nodePlatform(): Promise<GpuPlatform> {
     throw new NoWebGPUError(`Dawn for Node (the "webgpu" package) failed to load (${(e as Error).message}); run npm ci.`);
   }
   Object.assign(globalThis, webgpu.globals);
+  const canFallBack = !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD);
+  // Linux without a GPU device node has no hardware driver to find: go straight to SwiftShader
+  // (Debian's chromium ships it) rather than let Dawn probe and reject CPU drivers noisily.
+  // The variable is read when Dawn creates its Vulkan instance.
+  if (canFallBack && process.platform === 'linux' && !hasGpuDeviceNode()) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   let gpu = webgpu.create([]);
-  // No usable system driver (a CPU-only machine): fall back to SwiftShader, which Debian's
-  // chromium ships. The variable is read when Dawn creates its next Vulkan instance.
-  if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD) && !(await gpu.requestAdapter())) {
+  if (canFallBack && !process.env.VK_ICD_FILENAMES && !(await gpu.requestAdapter())) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
     gpu = webgpu.create([]);
   }
@@ -31,6 +34,12 @@ export async function nodePlatform(): Promise<GpuPlatform> {
     gpu,
     loadShader: (name) => readFileSync(`${shaderRoot}${name}.wgsl`, 'utf8'),
   };
+}
+
+/** A DRM render node or an NVIDIA device: a hardware Vulkan driver may be usable. */
+function hasGpuDeviceNode(): boolean {
+  const list = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
+  return list('/dev/dri').some((n) => n.startsWith('renderD')) || list('/dev').some((n) => n.startsWith('nvidia'));
 }
 
 /**
