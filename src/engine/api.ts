@@ -59,6 +59,8 @@ export interface AttentionMap {
 
 export interface GenerateResult {
   readonly prompt: readonly number[];
+  /** Prompt tokens whose keys and values were reused from the previous call's KV cache. */
+  readonly reusedPrefix: number;
   readonly generated: readonly number[];
   readonly logits: readonly Float32Array[];
   readonly attention?: {
@@ -92,6 +94,16 @@ export interface LoadedModel {
    * every head. T = 1 is standard attention; T < 1 sharpens.
    */
   setAttentionTemperature(temperature: Float32Array | number): void;
+  /**
+   * Runs the prompt and generates. The KV cache keeps what it last computed: a prompt that shares
+   * a prefix with the previous one resumes after it (unless every prompt position must be
+   * exported), so successive attack steps re-run only what changed.
+   */
   generate(prompt: readonly number[], options: GenerateOptions): Promise<GenerateResult>;
+  /**
+   * Teacher-forced log-probabilities log p(continuation[i] | prefix, continuation[0…i-1]), e.g. of
+   * an affirmative target ("Sure, here is") after a prompt. Shares the KV-cache prefix reuse.
+   */
+  logprobs(prefix: readonly number[], continuation: readonly number[], signal?: AbortSignal): Promise<Float64Array>;
   dispose(): void;
 }

@@ -88,8 +88,8 @@ export interface AttentionTargets {
 export interface ForwardStep {
   readonly M: number;
   readonly posStart: number;
-  /** Logits for every token of the chunk, only the last, or none. */
-  readonly logitRows: 'all' | 'last' | 'none';
+  /** Logits for the last `logitRows` tokens of the chunk (0: none). */
+  readonly logitRows: number;
   readonly logits: GPUBuffer;
 }
 
@@ -158,8 +158,8 @@ export function recordForward(
     if (layer.postFfnNorm) recordRmsNorm(rec, ctx, { x: act.proj, weight: layer.postFfnNorm, rows: M, cols: nEmbd, eps: rmsEps });
     recordAdd(rec, ctx, act.x, act.proj, M * nEmbd);
   });
-  if (step.logitRows === 'none') return;
-  const rows = step.logitRows === 'all' ? M : 1;
+  const rows = step.logitRows;
+  if (rows === 0) return;
   recordRmsNorm(rec, ctx, { x: act.x, weight: weights.outputNorm, out: act.xNorm, rows, cols: nEmbd, eps: rmsEps, inRowOffset: M - rows });
   recordMatmul(rec, ctx, { weight: weights.output, x: act.xNorm, y: step.logits, M: rows });
   if (config.finalSoftcap > 0) recordSoftcap(rec, ctx, step.logits, rows * config.vocabSize, config.finalSoftcap);

@@ -25,6 +25,11 @@ export class Generator implements LoadedModel {
   private readonly sampled: GPUBuffer;
   private disposed = false;
   private busy = false;
+  /**
+   * Tokens whose keys and values the KV cache holds at positions 0…n-1, so a prompt sharing
+   * that prefix resumes after it (attack steps and suffix candidates share long prefixes).
+   */
+  private cachedTokens: number[] = [];
 
   constructor(
     private readonly ctx: GpuContext,
@@ -54,6 +59,8 @@ export class Generator implements LoadedModel {
       if (!(t > 0) || !Number.isFinite(t)) throw new EngineInputError(`Attention temperature must be a positive number, got ${t}.`);
     // 1/T in f32: T = 1 multiplies by exactly 1, leaving standard attention bit-for-bit.
     this.ctx.device.queue.writeBuffer(this.aux, 0, Float32Array.from(all, (t) => 1 / t));
+    // Keys and values of later layers depend on earlier layers' attention.
+    this.cachedTokens = [];
   }
 
   private ensureCapacity(chunk: number, positions: number) {
@@ -63,6 +70,7 @@ export class Generator implements LoadedModel {
     }
     if (!this.kv || this.kv.positions < positions) {
       this.kv?.destroy();
+      this.cachedTokens = [];
       this.kv = new KvCache(this.ctx, this.config, Math.max(positions, 64), this.weights.ropeFactors);
     }
   }
@@ -87,16 +95,32 @@ export class Generator implements LoadedModel {
 
   async generate(prompt: readonly number[], options: GenerateOptions): Promise<GenerateResult> {
     this.validate(prompt, options);
+    return this.exclusive(() => this.run(prompt, options, 0));
+  }
+
+  async logprobs(prefix: readonly number[], continuation: readonly number[], signal?: AbortSignal): Promise<Float64Array> {
+    const T = continuation.length;
+    if (T === 0) return new Float64Array(0);
+    if (T > PREFILL_CHUNK) throw new EngineInputError(`A continuation of ${T} tokens is too long to score; use at most ${PREFILL_CHUNK}.`);
+    // Logits at positions P-1 … P+T-2 are the last T rows of prefix + continuation[0 … T-2].
+    const sequence = [...prefix, ...continuation.slice(0, -1)];
+    this.validate([...prefix, ...continuation], { maxNewTokens: 0 });
+    const { logits } = await this.exclusive(() => this.run(sequence, { maxNewTokens: 0, logits: 'generated', signal }, T));
+    return Float64Array.from(continuation, (token, i) => logSoftmaxAt(logits[i], token));
+  }
+
+  private async exclusive<T>(work: () => Promise<T>): Promise<T> {
     if (this.busy) throw new EngineInputError('The model is already generating; wait for it or cancel it first.');
     this.busy = true;
     try {
-      return await this.run(prompt, options);
+      return await work();
     } finally {
       this.busy = false;
     }
   }
 
-  private async run(prompt: readonly number[], options: GenerateOptions): Promise<GenerateResult> {
+  /** `tailRows` > 0: no sampling, logits for the last `tailRows` prompt positions instead. */
+  private async run(prompt: readonly number[], options: GenerateOptions, tailRows: number): Promise<GenerateResult> {
     const { ctx, config, rec } = this;
     const { nLayer, nHead, vocabSize } = config;
     const P = prompt.length;
@@ -125,6 +149,10 @@ export class Generator implements LoadedModel {
     this.ensureCapacity(chunk, P + steps);
     const act = this.act!;
     const kv = this.kv!;
+    // Resume after the cached prefix unless something needs every prompt position recomputed.
+    const needsAllPositions = allPrompt || request?.map !== undefined || logitMode === 'all-prompt';
+    const reuse = needsAllPositions ? 0 : Math.min(commonPrefix(this.cachedTokens, prompt), P - Math.max(tailRows, 1));
+    this.cachedTokens = [];
 
     const temporary: GPUBuffer[] = [];
     const temp = (label: string, size: number, usage?: number) => {
@@ -145,9 +173,9 @@ export class Generator implements LoadedModel {
       mapHead: request?.map?.head ?? NO_SLOT,
       mapKeys: P,
     };
-    const logitsRowsAll = logitMode === 'all-prompt' ? chunk : 1;
-    const logits = temp('logits', logitsRowsAll * vocabSize * 4);
-    const readback = temp('readback', (logitsRowsAll * vocabSize + 4) * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    const logitRowsMax = logitMode === 'all-prompt' ? chunk : Math.max(tailRows, 1);
+    const logits = temp('logits', logitRowsMax * vocabSize * 4);
+    const readback = temp('readback', (logitRowsMax * vocabSize + 4) * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     const slotOf = (position: number) => {
       const s = slotQueries.length ? position - slotQueries[0] : -1;
       return s >= 0 && s < nSlots ? s : NO_SLOT;
@@ -157,52 +185,57 @@ export class Generator implements LoadedModel {
     const generated: number[] = [];
     const stop = new Set(options.stopTokens ?? []);
 
-    /** Runs one chunk; returns the sampled next token when `sample` is set. */
-    const step = async (tokens: readonly number[], posStart: number, wantAll: boolean, sample: boolean, keepLogits: boolean) => {
+    /**
+     * Runs one chunk with logits for its last `logitRows` tokens; returns the sampled next token
+     * when `sample` is set. The chunk's tokens join the cache once their K/V are written.
+     */
+    const step = async (tokens: readonly number[], posStart: number, logitRows: number, sample: boolean, keepLogits: boolean) => {
       ctx.assertAlive();
       if (options.signal?.aborted) throw new DOMException('Generation was cancelled.', 'AbortError');
       const M = tokens.length;
       ctx.device.queue.writeBuffer(act.tokens, 0, Uint32Array.from(tokens));
       ctx.device.queue.writeBuffer(this.aux, this.slotOffset * 4, Uint32Array.from(tokens, (_, m) => slotOf(posStart + m)));
-      const logitRows = wantAll ? 'all' : sample || keepLogits ? 'last' : 'none';
       recordForward(rec, ctx, config, this.weights, act, kv, targets, { M, posStart, logitRows, logits });
-      const rowsOut = wantAll ? M : 1;
       if (sample) {
-        recordSample(rec, ctx, { logits, result: this.sampled, vocab: vocabSize, row: rowsOut - 1, sampling, uniform01: nextUniform() });
+        recordSample(rec, ctx, { logits, result: this.sampled, vocab: vocabSize, row: logitRows - 1, sampling, uniform01: nextUniform() });
         rec.copy(this.sampled, 0, readback, 0, 4);
       }
-      const readLogits = keepLogits && logitRows !== 'none';
-      if (readLogits) rec.copy(logits, 0, readback, 16, rowsOut * vocabSize * 4);
+      const rowsOut = keepLogits ? logitRows : 0;
+      if (rowsOut > 0) rec.copy(logits, 0, readback, 16, rowsOut * vocabSize * 4);
       rec.submit();
-      if (!sample && !readLogits) return undefined;
+      fed.push(...tokens);
+      if (!sample && rowsOut === 0) return undefined;
       await this.map(readback);
       ctx.assertAlive();
       const range = readback.getMappedRange();
       const token = new Uint32Array(range, 0, 1)[0];
-      if (readLogits)
-        for (let r = 0; r < rowsOut; r++) outLogits.push(new Float32Array(range, 16 + r * vocabSize * 4, vocabSize).slice());
+      for (let r = 0; r < rowsOut; r++) outLogits.push(new Float32Array(range, 16 + r * vocabSize * 4, vocabSize).slice());
       readback.unmap();
       return token;
     };
 
+    const fed: number[] = prompt.slice(0, reuse);
     try {
       if (nSlots > 0) rec.clear(rows);
       let next: number | undefined;
-      for (let start = 0; start < P; start += chunk) {
-        const tokens = prompt.slice(start, start + chunk);
-        const last = start + chunk >= P;
-        const wantAll = logitMode === 'all-prompt';
+      const pieces = planChunks(reuse, P, chunk, tailRows);
+      for (const [start, end] of pieces) {
+        const last = end === P;
+        const M = end - start;
+        const logitRows = logitMode === 'all-prompt' ? M : !last ? 0 : tailRows > 0 ? tailRows : 1;
         const sample = last && steps > 0;
-        next = await step(tokens, start, wantAll, sample, wantAll || (last && logitMode === 'generated'));
+        const keep = logitMode === 'all-prompt' || (last && (logitMode === 'generated' || tailRows > 0));
+        next = await step(prompt.slice(start, end), start, logitRows, sample, keep);
       }
       for (let i = 0; i < steps && next !== undefined; i++) {
         generated.push(next);
         options.onToken?.(next, i);
         if (stop.has(next) || i === steps - 1) break;
-        next = await step([next], P + i, false, true, logitMode !== 'none');
+        next = await step([next], P + i, 1, true, logitMode !== 'none');
       }
       const attention = request ? await this.readAttention(targets, nSlots, exportKeys, slotQueries, request.spans, P, temporary) : undefined;
-      return { prompt: [...prompt], generated, logits: outLogits, attention };
+      this.cachedTokens = fed;
+      return { prompt: [...prompt], reusedPrefix: reuse, generated, logits: outLogits, attention };
     } finally {
       for (const b of temporary) b.destroy();
     }
@@ -277,4 +310,32 @@ export class Generator implements LoadedModel {
     this.rec.destroy();
     this.releaseWeights();
   }
+}
+
+/** Length of the longest common prefix. */
+function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
+}
+
+/**
+ * Splits positions [start, end) into prefill chunks of at most `chunk` tokens whose last chunk
+ * holds at least `tailRows` tokens (so their logits come from one dispatch).
+ */
+export function planChunks(start: number, end: number, chunk: number, tailRows: number): Array<[number, number]> {
+  const lastStart = Math.max(start, Math.min(end - 1, end - tailRows, start + Math.floor((end - start - 1) / chunk) * chunk));
+  const pieces: Array<[number, number]> = [];
+  for (let s = start; s < lastStart; s += chunk) pieces.push([s, Math.min(s + chunk, lastStart)]);
+  pieces.push([lastStart, end]);
+  return pieces;
+}
+
+/** log softmax(logits)[token] in float64. */
+function logSoftmaxAt(logits: Float32Array, token: number): number {
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  return logits[token] - max - Math.log(sum);
 }
