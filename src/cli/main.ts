@@ -3,9 +3,10 @@
 
 import { SlipLabError } from '../engine/errors';
 import { UsageError, type CliCommand } from './command';
+import { analyzeCommand } from './analyze';
 import { forwardCommand } from './forward';
 
-const COMMANDS: readonly CliCommand[] = [forwardCommand];
+const COMMANDS: readonly CliCommand[] = [forwardCommand, analyzeCommand];
 
 const HELP = `Attention Slip Lab command line.
 

@@ -1,0 +1,125 @@
+// Attention mass on a set of key positions (the request, the sink) per layer and head, from the
+// engine's exported rows or its GPU span reductions; sink adjustment; layer and model means.
+
+import { rangeMask, type TokenRange } from './spans';
+
+/** One value per (layer, head), row-major: values[layer · nHead + head]. */
+export interface LayerHeadValues {
+  readonly nLayer: number;
+  readonly nHead: number;
+  readonly values: Float64Array;
+}
+
+/** The engine's exported attention rows (structurally the engine's AttentionRows). */
+export interface AttentionRowsLike {
+  /** Absolute query position of each slot. */
+  readonly queries: readonly number[];
+  readonly keys: number;
+  /** (nLayer, nSlots, nHead, keys) */
+  readonly data: Float32Array;
+}
+
+export interface HeadLayout {
+  readonly nLayer: number;
+  readonly nHead: number;
+}
+
+function checkRows(rows: AttentionRowsLike, layout: HeadLayout, slot: number): number {
+  const nSlots = rows.queries.length;
+  if (rows.data.length !== layout.nLayer * nSlots * layout.nHead * rows.keys)
+    throw new RangeError(`attention rows hold ${rows.data.length} values, not nLayer·nSlots·nHead·keys = ${layout.nLayer}·${nSlots}·${layout.nHead}·${rows.keys}`);
+  if (!(slot >= 0 && slot < nSlots)) throw new RangeError(`slot ${slot} is outside the ${nSlots} exported rows`);
+  return nSlots;
+}
+
+/**
+ * R[l][h] = Σ_{k ∈ ranges} P[l][h][q][k] for the query of `slot` (slot 0 is the last prompt token
+ * by default). Overlapping ranges count each key once.
+ */
+export function massFromRows(rows: AttentionRowsLike, layout: HeadLayout, ranges: readonly TokenRange[], slot = 0): LayerHeadValues {
+  const nSlots = checkRows(rows, layout, slot);
+  const { nLayer, nHead } = layout;
+  const mask = rangeMask(ranges, rows.keys);
+  const values = new Float64Array(nLayer * nHead);
+  for (let l = 0; l < nLayer; l++)
+    for (let h = 0; h < nHead; h++) {
+      const base = ((l * nSlots + slot) * nHead + h) * rows.keys;
+      let sum = 0;
+      for (let k = 0; k < rows.keys; k++) if (mask[k]) sum += rows.data[base + k];
+      values[l * nHead + h] = sum;
+    }
+  return { nLayer, nHead, values };
+}
+
+/** The engine's GPU span reductions, (nLayer, nSlots, nHead, nSpans). */
+export interface SpanMassLayout extends HeadLayout {
+  readonly nSlots: number;
+  readonly nSpans: number;
+}
+
+/**
+ * R[l][h] = Σ_{s ∈ spanIndices} spanMass[l][slot][h][s]. The spans summed must not overlap (the
+ * GPU reduced each separately, so a shared token would count twice).
+ */
+export function massFromSpanMass(spanMass: Float32Array, layout: SpanMassLayout, spanIndices: readonly number[], slot = 0): LayerHeadValues {
+  const { nLayer, nSlots, nHead, nSpans } = layout;
+  if (spanMass.length !== nLayer * nSlots * nHead * nSpans)
+    throw new RangeError(`span masses hold ${spanMass.length} values, not nLayer·nSlots·nHead·nSpans = ${nLayer}·${nSlots}·${nHead}·${nSpans}`);
+  if (!(slot >= 0 && slot < nSlots)) throw new RangeError(`slot ${slot} is outside the ${nSlots} exported rows`);
+  for (const s of spanIndices) if (!(s >= 0 && s < nSpans)) throw new RangeError(`span ${s} is outside the ${nSpans} reduced spans`);
+  const values = new Float64Array(nLayer * nHead);
+  for (let l = 0; l < nLayer; l++)
+    for (let h = 0; h < nHead; h++) {
+      const base = ((l * nSlots + slot) * nHead + h) * nSpans;
+      let sum = 0;
+      for (const s of spanIndices) sum += spanMass[base + s];
+      values[l * nHead + h] = sum;
+    }
+  return { nLayer, nHead, values };
+}
+
+/** Below this much non-sink mass a head attends (numerically) only to the sink. */
+export const SINK_EPSILON = 1e-6;
+
+/**
+ * mass / (1 − sink): the share of the attention left after the sink. A head that puts
+ * (almost) everything on the sink (1 − sink < SINK_EPSILON) has no share to give: 0.
+ */
+export function sinkAdjust(mass: number, sinkMass: number): number {
+  const rest = 1 - sinkMass;
+  return rest < SINK_EPSILON ? 0 : mass / rest;
+}
+
+export function sinkAdjusted(mass: LayerHeadValues, sink: LayerHeadValues): LayerHeadValues {
+  if (mass.nLayer !== sink.nLayer || mass.nHead !== sink.nHead) throw new RangeError('mass and sink mass have different shapes');
+  return { ...mass, values: mass.values.map((v, i) => sinkAdjust(v, sink.values[i])) };
+}
+
+/** Mean over heads: (nLayer). */
+export function perLayerMean(mass: LayerHeadValues): Float64Array {
+  const out = new Float64Array(mass.nLayer);
+  for (let l = 0; l < mass.nLayer; l++) {
+    let sum = 0;
+    for (let h = 0; h < mass.nHead; h++) sum += mass.values[l * mass.nHead + h];
+    out[l] = sum / mass.nHead;
+  }
+  return out;
+}
+
+/** Mean over layers of the per-layer means (equal to the mean over all heads). */
+export function modelMean(mass: LayerHeadValues): number {
+  const layers = perLayerMean(mass);
+  return layers.reduce((a, b) => a + b, 0) / layers.length;
+}
+
+/** Mean over an inclusive layer range (e.g. the middle layers) of the per-layer means. */
+export function layerRangeMean(mass: LayerHeadValues, first: number, last: number): number {
+  if (!(first >= 0 && last < mass.nLayer && first <= last)) throw new RangeError(`layers ${first}-${last} are outside 0-${mass.nLayer - 1}`);
+  const layers = perLayerMean(mass).subarray(first, last + 1);
+  return layers.reduce((a, b) => a + b, 0) / layers.length;
+}
+
+/** [layer][head] nested arrays, for JSON. */
+export function toNested(mass: LayerHeadValues): number[][] {
+  return Array.from({ length: mass.nLayer }, (_, l) => Array.from(mass.values.subarray(l * mass.nHead, (l + 1) * mass.nHead)));
+}
