@@ -13,7 +13,7 @@ export class TraceFormatError extends SlipLabError {}
 export const traceSpanKinds = ['sink', 'system', 'template', 'request', 'attack', 'response'] as const;
 export const verdicts = ['refused', 'complied'] as const;
 export const attackKinds = ['none', 'ica', 'ladder', 'suffix', 'custom'] as const;
-export const defenseKinds = ['none', 'sharpening', 'smoothllm', 'token-highlighter'] as const;
+export const defenseKinds = ['none', 'sharpening', 'smoothllm', 'sharpening+smoothllm', 'token-highlighter'] as const;
 
 const count = z.number().int().nonnegative();
 /** (nLayer, nHead) */
@@ -61,6 +61,14 @@ const runFields = {
   }),
   /** (nLayer, nHead, keys): the last prompt token's attention row, for the token strip. */
   lastPromptRow: z.array(z.array(z.array(z.number()))).optional(),
+  /**
+   * (generated token, keys): each generated token's attention row (the query that predicted the
+   * next token), mean over layers and heads; keys run over the prompt and the tokens generated
+   * before it, so row g has tokens.length + g + 1 entries at most.
+   */
+  generatedRows: z.array(z.array(z.number())).optional(),
+  /** The full (query, key) attention map over the prompt of one (layer, head), for the matrix panel. */
+  map: z.object({ layer: count, head: count, data: z.array(z.array(z.number())) }).optional(),
   /** log p(refusal start) − log p(affirmation start) at the decisive query. */
   margin: z.number(),
   response: z.string(),
@@ -167,6 +175,17 @@ function checkRun(run: Run, at: (string | number)[], settings: Settings, fail: F
         if (keys.length > run.tokens.length) fail([...path, l, h], `must have at most one entry per prompt token (${run.tokens.length})`);
       }),
     );
+  }
+  run.generatedRows?.forEach((keys, g) => {
+    if (keys.length > run.tokens.length + g + 1) fail([...at, 'generatedRows', g], `must have at most ${run.tokens.length + g + 1} entries (prompt plus earlier generated tokens)`);
+  });
+  if (run.map) {
+    const { layer, head, data } = run.map;
+    if (layer >= nLayer) fail([...at, 'map', 'layer'], `must be below the layer count (${nLayer})`);
+    if (head >= nHead) fail([...at, 'map', 'head'], `must be below the head count (${nHead})`);
+    if (data.length !== run.tokens.length) fail([...at, 'map', 'data'], `must have one row per prompt token (${run.tokens.length})`);
+    const bad = data.findIndex((row) => row.length !== run.tokens.length);
+    if (bad >= 0 && data.length === run.tokens.length) fail([...at, 'map', 'data', bad], `must have one entry per prompt token (${run.tokens.length})`);
   }
 }
 
