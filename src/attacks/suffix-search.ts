@@ -26,6 +26,14 @@ export interface SuffixSearchOptions {
   maxChunk?: number;
   /** Stop as soon as the score reaches this (e.g. log p of the target's first token ≈ 0). */
   targetScore?: number;
+  /**
+   * Candidates proposed per iteration (default 1, the paper's): each overwrites its own random
+   * chunk of the current best, all are scored, and the best of them competes with the current
+   * suffix. More candidates buy steadier progress per accepted step for more scorer calls.
+   */
+  candidatesPerIteration?: number;
+  /** Called after every iteration with the best score so far (progress). */
+  onIteration?: (iteration: number, bestScore: number) => void;
   signal?: AbortSignal;
 }
 
@@ -65,6 +73,8 @@ function checkOptions(options: SuffixSearchOptions): void {
   if (!vocabulary.every((id) => whole(id, 0))) throw new AttackInputError('The suffix vocabulary holds something that is not a token id; pass whole numbers of 0 or more.');
   if (!whole(iterations, 0)) throw new AttackInputError(`The iteration budget must be a whole number of 0 or more, not ${iterations}; set iterations accordingly.`);
   if (maxSteps !== undefined && !whole(maxSteps, 1)) throw new AttackInputError(`The step budget must be a whole number of 1 or more, not ${maxSteps}; set maxSteps accordingly.`);
+  if (!whole(options.candidatesPerIteration ?? 1, 1))
+    throw new AttackInputError(`candidatesPerIteration must be a whole number of 1 or more, not ${options.candidatesPerIteration}; 1 is the paper's setting.`);
   if (!whole(maxChunk, 1)) throw new AttackInputError(`maxChunk must be a whole number of 1 or more, not ${maxChunk}; the paper uses 4.`);
   if (initialSuffix ? initialSuffix.length === 0 : !whole(suffixLength, 1)) {
     throw new AttackInputError('The suffix must be at least one token long; give a longer initial suffix or suffixLength.');
@@ -107,18 +117,23 @@ export async function* suffixSearch(score: SuffixScorer, options: SuffixSearchOp
   yield steps[0];
   if (bestScore >= targetScore) return { steps, iterations: 0, stoppedBy: 'target' };
 
+  const perIteration = options.candidatesPerIteration ?? 1;
   for (let iteration = 1; iteration <= iterations; iteration++) {
     const size = Math.min(chunkSizeAt(iteration, maxChunk), best.length);
-    const start = Math.floor(random() * (best.length - size + 1));
-    const candidate = [...best];
-    for (let position = start; position < start + size; position++) candidate[position] = randomToken();
-    if (candidate.every((id, i) => id === best[i])) continue;
-
-    const candidateScore = await scoreChecked(score, candidate, iteration, signal);
-    if (!(candidateScore > bestScore)) continue;
-    best = candidate;
-    bestScore = candidateScore;
-    const accepted: SuffixSearchStep = { step: steps.length, iteration, suffix: [...best], score: bestScore, changed: { start, size } };
+    let winner: { suffix: number[]; score: number; start: number } | undefined;
+    for (let c = 0; c < perIteration; c++) {
+      const start = Math.floor(random() * (best.length - size + 1));
+      const candidate = [...best];
+      for (let position = start; position < start + size; position++) candidate[position] = randomToken();
+      if (candidate.every((id, i) => id === best[i])) continue;
+      const candidateScore = await scoreChecked(score, candidate, iteration, signal);
+      if (!winner || candidateScore > winner.score) winner = { suffix: candidate, score: candidateScore, start };
+    }
+    options.onIteration?.(iteration, Math.max(bestScore, winner?.score ?? -Infinity));
+    if (!winner || !(winner.score > bestScore)) continue;
+    best = winner.suffix;
+    bestScore = winner.score;
+    const accepted: SuffixSearchStep = { step: steps.length, iteration, suffix: [...best], score: bestScore, changed: { start: winner.start, size } };
     steps.push(accepted);
     yield accepted;
     if (bestScore >= targetScore) return { steps, iterations: iteration, stoppedBy: 'target' };

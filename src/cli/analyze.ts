@@ -17,6 +17,7 @@ import { buildPrompt, type BuiltPrompt, type PromptSegment } from '../tokenizer/
 import { loadTokenizer } from '../tokenizer/source-node';
 import { checkTokenizerFitsModel, DEFAULT_HUB, type ChatTokenizer } from '../tokenizer/tokenizer';
 import { UsageError, isParseArgsError, type CliCommand } from './command';
+import { cliTemperatures, sharpeningOptions } from './options';
 import { openNodeGpu } from './node-gpu';
 
 const USAGE =
@@ -119,23 +120,7 @@ function parseAnalyzeArgs(args: readonly string[]): AnalyzeArgs | 'help' {
     if (!/^\d+$/.test(text)) throw new UsageError(`--max-new-tokens must be a non-negative integer, got "${values['max-new-tokens']}".`);
     maxNewTokens = Number(text);
   }
-  let attentionTemperature: number | undefined;
-  if (values['attn-temperature'] !== undefined) {
-    const text = values['attn-temperature'].trim();
-    attentionTemperature = text === '' ? NaN : Number(text);
-    if (!(attentionTemperature > 0) || !Number.isFinite(attentionTemperature))
-      throw new UsageError(`--attn-temperature must be a positive number, got "${values['attn-temperature']}".`);
-  }
-  let layers: AnalyzeArgs['layers'];
-  if (values.layers !== undefined) {
-    if (attentionTemperature === undefined) throw new UsageError('--layers only selects where --attn-temperature applies; give --attn-temperature too.');
-    const m = values.layers.trim().match(/^(\d+)(?:-(\d+))?$/);
-    if (!m) throw new UsageError(`--layers must look like "a-b" or "a" (0-based, inclusive), got "${values.layers}".`);
-    const first = Number(m[1]);
-    const last = m[2] === undefined ? first : Number(m[2]);
-    if (last < first) throw new UsageError(`--layers ${values.layers} is empty: the first layer comes after the last.`);
-    layers = { first, last };
-  }
+  const { attentionTemperature, layers } = sharpeningOptions(values);
   return {
     model: values.model,
     tokenizer: values.tokenizer,
@@ -147,14 +132,6 @@ function parseAnalyzeArgs(args: readonly string[]): AnalyzeArgs | 'help' {
     maxNewTokens,
     json: values.json ?? false,
   };
-}
-
-/** (nLayer × nHead) temperatures: T inside the chosen layers, 1 elsewhere. */
-function temperatureGrid(config: ModelConfig, temperature: number, layers: AnalyzeArgs['layers']): Float32Array {
-  const { nLayer, nHead } = config;
-  const grid = new Float32Array(nLayer * nHead).fill(1);
-  grid.fill(temperature, (layers?.first ?? 0) * nHead, ((layers?.last ?? nLayer - 1) + 1) * nHead);
-  return grid;
 }
 
 export interface AnalyzeReport {
@@ -243,7 +220,7 @@ async function runAnalyze(args: AnalyzeArgs): Promise<string> {
   let model: LoadedModel | undefined;
   try {
     model = await loadModel(ctx, source);
-    if (args.attentionTemperature !== undefined) model.setAttentionTemperature(temperatureGrid(model.config, args.attentionTemperature, args.layers));
+    if (args.attentionTemperature !== undefined) model.setAttentionTemperature(cliTemperatures(args.attentionTemperature, args.layers, model.config));
     const result = await model.generate(prompt.tokens, {
       maxNewTokens: args.maxNewTokens,
       sampling: { kind: 'greedy' },

@@ -9,6 +9,7 @@ import { loadModel } from '../engine/model';
 import { openGguf } from '../gguf/reader';
 import { pathSource } from '../gguf/source-node';
 import { UsageError, isParseArgsError, type CliCommand } from './command';
+import { cliTemperatures, sharpeningOptions } from './options';
 import { openNodeGpu } from './node-gpu';
 
 const USAGE =
@@ -88,23 +89,7 @@ function parseForwardArgs(args: readonly string[]): ForwardArgs | 'help' {
   const tokens = tokenTexts.map((t) => nonNegativeInteger(t, 'Each --tokens entry'));
   const generate = values.generate === undefined ? 0 : nonNegativeInteger(values.generate, '--generate');
 
-  let attentionTemperature: number | undefined;
-  if (values['attn-temperature'] !== undefined) {
-    const text = values['attn-temperature'].trim();
-    attentionTemperature = text === '' ? NaN : Number(text);
-    if (!(attentionTemperature > 0) || !Number.isFinite(attentionTemperature))
-      throw new UsageError(`--attn-temperature must be a positive number, got "${values['attn-temperature']}".`);
-  }
-  let layers: ForwardArgs['layers'];
-  if (values.layers !== undefined) {
-    if (attentionTemperature === undefined) throw new UsageError('--layers only selects where --attn-temperature applies; give --attn-temperature too.');
-    const m = values.layers.trim().match(/^(\d+)(?:-(\d+))?$/);
-    if (!m) throw new UsageError(`--layers must look like "a-b" or "a" (0-based, inclusive), got "${values.layers}".`);
-    const first = Number(m[1]);
-    const last = m[2] === undefined ? first : Number(m[2]);
-    if (last < first) throw new UsageError(`--layers ${values.layers} is empty: the first layer comes after the last.`);
-    layers = { first, last };
-  }
+  const { attentionTemperature, layers } = sharpeningOptions(values);
   return { model: values.model, tokens, generate, attentionTemperature, layers, exportAttention: values['export-attention'] ?? false };
 }
 
@@ -114,14 +99,6 @@ function checkAgainstModel(args: ForwardArgs, config: ModelConfig): void {
   if (bad !== undefined) throw new EngineInputError(`Token id ${bad} is outside this model's vocabulary of ${config.vocabSize}.`);
   if (args.layers && args.layers.last >= config.nLayer)
     throw new UsageError(`--layers ${args.layers.first}-${args.layers.last} is outside this model's layers 0-${config.nLayer - 1}.`);
-}
-
-/** (nLayer × nHead) temperatures: T inside the chosen layers, 1 elsewhere. */
-function temperatureGrid(config: ModelConfig, temperature: number, layers: ForwardArgs['layers']): Float32Array {
-  const { nLayer, nHead } = config;
-  const grid = new Float32Array(nLayer * nHead).fill(1);
-  grid.fill(temperature, (layers?.first ?? 0) * nHead, ((layers?.last ?? nLayer - 1) + 1) * nHead);
-  return grid;
 }
 
 /** The shortest decimal that reads back as the same float32 (≤ 9 significant digits instead of 17). */
@@ -172,7 +149,7 @@ async function runForward(args: ForwardArgs): Promise<string> {
   try {
     model = await loadModel(ctx, source);
     if (args.attentionTemperature !== undefined)
-      model.setAttentionTemperature(temperatureGrid(model.config, args.attentionTemperature, args.layers));
+      model.setAttentionTemperature(cliTemperatures(args.attentionTemperature, args.layers, model.config));
     const result = await model.generate(args.tokens, {
       maxNewTokens: args.generate,
       logits: 'generated',

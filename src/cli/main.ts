@@ -4,9 +4,10 @@
 import { SlipLabError } from '../engine/errors';
 import { UsageError, type CliCommand } from './command';
 import { analyzeCommand } from './analyze';
+import { evalCommand } from './eval';
 import { forwardCommand } from './forward';
 
-const COMMANDS: readonly CliCommand[] = [forwardCommand, analyzeCommand];
+const COMMANDS: readonly CliCommand[] = [forwardCommand, analyzeCommand, evalCommand];
 
 const HELP = `Attention Slip Lab command line.
 

@@ -32,6 +32,31 @@ describe('suffixSearch', () => {
     expect(scores.at(-1)).toBeGreaterThan(scores[0] + 3);
   });
 
+  it('with several candidates per iteration, accepts the best of them and scores each at most once', async () => {
+    const { score, calls } = hammingScorer(hidden);
+    const iterations: number[] = [];
+    const result = await runSuffixSearch(score, {
+      vocabulary,
+      seed: 5,
+      iterations: 60,
+      suffixLength: hidden.length,
+      candidatesPerIteration: 4,
+      onIteration: (iteration) => iterations.push(iteration),
+    });
+    expect(iterations).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    // One initial score, then at most 4 per iteration.
+    expect(calls.length).toBeLessThanOrEqual(1 + 4 * 60);
+    expect(calls.length).toBeGreaterThan(1 + 3 * 60);
+    for (const step of result.steps.slice(1)) {
+      // The accepted suffix is the best of the candidates scored in its iteration.
+      const first = 1 + calls.slice(1).findIndex((c) => c.every((id, i) => id === step.suffix[i]));
+      const before = calls.slice(0, first + 1).map((c) => -c.reduce((d, id, i) => d + (id === hidden[i] ? 0 : 1), 0));
+      expect(before[before.length - 1]).toBe(step.score);
+    }
+    const single = await runSuffixSearch(hammingScorer(hidden).score, { vocabulary, seed: 5, iterations: 60, suffixLength: hidden.length });
+    expect(result.steps.at(-1)!.score).toBeGreaterThanOrEqual(single.steps.at(-1)!.score);
+  });
+
   it('changes only the reported chunk between accepted steps, and shrinks the chunk over iterations', async () => {
     const { score } = hammingScorer(hidden);
     const { steps } = await runSuffixSearch(score, { vocabulary, seed: 3, iterations: 300, suffixLength: hidden.length, maxChunk: 4 });

@@ -1,0 +1,491 @@
+// `eval`: the batch evaluator. Runs one attack (and optionally a defense) on every request of a
+// CSV or JSON file, writes one Trace per request and a summary.csv, shows progress on the
+// terminal, and resumes an interrupted run without redoing finished requests.
+
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { csvParse } from 'd3';
+import { customTrajectory } from '../attacks/custom';
+import { icaTrajectory } from '../attacks/ica';
+import { ladderTrajectory } from '../attacks/ladder';
+import { parseIcaDemosFile, parseRequestsFile, parseTemplatesFile } from '../attacks/scenarios';
+import type { Language } from '../attacks/types';
+import { perturbationKinds, type PerturbationKind } from '../defenses/smoothllm';
+import { configFromGguf } from '../engine/config';
+import { SlipLabError } from '../engine/errors';
+import { loadModel } from '../engine/model';
+import { openGguf } from '../gguf/reader';
+import { pathSource } from '../gguf/source-node';
+import { defenseLabel, runScenario, type AttackSpec, type DefenseSpec, type Lab, type LabProgress, type Scenario } from '../lab/runner';
+import { parseTrace, serializeTrace, summaryCsv, type Trace } from '../lab/trace';
+import { loadTokenizer } from '../tokenizer/source-node';
+import { checkTokenizerFitsModel, DEFAULT_HUB } from '../tokenizer/tokenizer';
+import { UsageError, isParseArgsError, type CliCommand } from './command';
+import { attentionTemperature, headList, layerRange, positiveNumber, wholeNumber } from './options';
+import { openNodeGpu } from './node-gpu';
+
+const SCENARIOS = fileURLToPath(new URL('../../public/scenarios/', import.meta.url));
+
+const USAGE =
+  'eval --model <file.gguf> --tokenizer <repo|dir> --requests <file.csv|json> --attack ica|ladder|suffix|custom|none [--steps N] [--defense sharpen|smoothllm|both --attn-temperature T --layers a-b] --out DIR';
+
+const HELP = `Usage: npm run --silent cli -- ${USAGE}
+
+Runs an attack on every request of a file, undefended and (with --defense) defended, and writes
+  DIR/<n>-<id>.json   one Trace per request (the app's File › Open trace replays it)
+  DIR/summary.csv     per attack step and defense: step,defense,requests,asr,mean_request_mass,
+                      complied,mean_request_mass_sink_adjusted,mean_margin,label
+  DIR/run.json        the settings, so a second call with the same DIR resumes: requests whose
+                      trace is already written are skipped; different settings are refused.
+Progress goes to stderr (a bar on a terminal, one line per request otherwise).
+
+Requests:
+  --requests <file>        CSV with a "goal" column (AdvBench/JailbreakBench style; optional
+                           "target", "id", "category", "goal_ja", "target_ja"), or a requests.json
+                           like public/scenarios/requests.json (its harmful requests)
+  --language en|ja         which text of bilingual files to use (default en)
+  --limit <N>              only the first N requests
+
+Attack (--attack):
+  ica                      k = 0…--steps in-context demonstrations (default demos:
+                           public/scenarios/ica-demos.json, or --demos <file>)
+  ladder                   the plain request, then --steps jailbreak templates, weakest first
+                           (public/scenarios/templates.json, or --templates <file>)
+  suffix                   random search for a suffix maximising log p(target); --steps accepted
+                           improvements at most, within --iterations candidates (default 100);
+                           --suffix-length (default 20), --candidates per iteration (default 1)
+  custom                   your own prompts: --custom <file.json|csv> (see the custom format in
+                           src/attacks/custom.ts); "{request}" in a prompt is replaced by each
+                           request
+  none                     the plain request only
+  --steps <N>              attack steps after the plain request (default 4)
+  --system <text>          system prompt for every prompt
+
+Defense (--defense), run on every step next to the undefended run:
+  sharpen                  attention softmax temperature --attn-temperature T (default 0.7) on
+                           --layers a-b (default: all) and optionally only --heads 0,3
+  smoothllm                --smooth-n copies (default 10), --smooth-q percent (default 10),
+                           --smooth-perturbation swap|insert|patch (default swap); majority vote
+  both                     sharpening and SmoothLLM together
+
+Other:
+  --model <file.gguf>      GGUF model (llama, qwen2, qwen3 or gemma2)
+  --tokenizer <repo|dir>   hub repo or directory with tokenizer.json and tokenizer_config.json
+  --hub <URL>              hub base URL (default ${DEFAULT_HUB})
+  --max-new-tokens <N>     greedy response tokens per run (default 32)
+  --seed <N>               seed of the suffix search and SmoothLLM (default 0)
+  --out <DIR>              output folder (created; resumable)
+  -h, --help               this text
+
+Errors print one line on stderr and exit with status 1 (2 for wrong arguments).`;
+
+interface EvalArgs {
+  model: string;
+  tokenizer: string;
+  hub?: string;
+  requests: string;
+  language: Language;
+  limit?: number;
+  attack: 'ica' | 'ladder' | 'suffix' | 'custom' | 'none';
+  steps: number;
+  demos?: string;
+  templates?: string;
+  custom?: string;
+  system?: string;
+  iterations: number;
+  suffixLength: number;
+  candidates: number;
+  defense: DefenseSpec;
+  /** Sharpening options given without a defense that uses them are refused; kept to say so. */
+  maxNewTokens: number;
+  seed: number;
+  out: string;
+}
+
+const ATTACKS = ['ica', 'ladder', 'suffix', 'custom', 'none'] as const;
+
+function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: 'string' },
+        tokenizer: { type: 'string' },
+        hub: { type: 'string' },
+        requests: { type: 'string' },
+        language: { type: 'string' },
+        limit: { type: 'string' },
+        attack: { type: 'string' },
+        steps: { type: 'string' },
+        demos: { type: 'string' },
+        templates: { type: 'string' },
+        custom: { type: 'string' },
+        system: { type: 'string' },
+        iterations: { type: 'string' },
+        'suffix-length': { type: 'string' },
+        candidates: { type: 'string' },
+        defense: { type: 'string' },
+        'attn-temperature': { type: 'string' },
+        layers: { type: 'string' },
+        heads: { type: 'string' },
+        'smooth-n': { type: 'string' },
+        'smooth-q': { type: 'string' },
+        'smooth-perturbation': { type: 'string' },
+        'max-new-tokens': { type: 'string' },
+        seed: { type: 'string' },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    if (isParseArgsError(e)) throw new UsageError(e.message.split('\n')[0]);
+    throw e;
+  }
+  if (values.help) return 'help';
+  for (const required of ['model', 'tokenizer', 'requests', 'attack', 'out'] as const) {
+    if (!values[required]) throw new UsageError(`--${required} is required.`);
+  }
+  const attack = values.attack as EvalArgs['attack'];
+  if (!ATTACKS.includes(attack)) throw new UsageError(`--attack must be one of ${ATTACKS.join(', ')}, got "${values.attack}".`);
+  if (attack === 'custom' && !values.custom) throw new UsageError('--attack custom needs --custom <file.json|csv> with your prompts.');
+  const language = (values.language ?? 'en') as Language;
+  if (language !== 'en' && language !== 'ja') throw new UsageError(`--language must be en or ja, got "${values.language}".`);
+  if (values.hub !== undefined && !/^https?:\/\/\S+$/.test(values.hub)) throw new UsageError(`--hub must be an http(s) URL, got "${values.hub}".`);
+
+  const defenseName = values.defense ?? 'none';
+  if (!['none', 'sharpen', 'smoothllm', 'both'].includes(defenseName)) {
+    throw new UsageError(`--defense must be sharpen, smoothllm or both, got "${values.defense}".`);
+  }
+  const sharpens = defenseName === 'sharpen' || defenseName === 'both';
+  const smooths = defenseName === 'smoothllm' || defenseName === 'both';
+  for (const option of ['attn-temperature', 'layers', 'heads'] as const) {
+    if (values[option] !== undefined && !sharpens) throw new UsageError(`--${option} sets up sharpening; add --defense sharpen (or both).`);
+  }
+  for (const option of ['smooth-n', 'smooth-q', 'smooth-perturbation'] as const) {
+    if (values[option] !== undefined && !smooths) throw new UsageError(`--${option} sets up SmoothLLM; add --defense smoothllm (or both).`);
+  }
+  const temperature = values['attn-temperature'] !== undefined ? attentionTemperature(values['attn-temperature']) : 0.7;
+  const layers = values.layers !== undefined ? layerRange(values.layers) : undefined;
+  const heads = values.heads !== undefined ? headList(values.heads) : undefined;
+  // The layer range is completed once the model's depth is known (see withModelDepth).
+  const sharpening = { temperature, layers: [layers?.first ?? 0, layers?.last ?? -1] as [number, number], ...(heads ? { heads } : {}) };
+  const perturbation = (values['smooth-perturbation'] ?? 'swap') as PerturbationKind;
+  if (!perturbationKinds.includes(perturbation)) throw new UsageError(`--smooth-perturbation must be swap, insert or patch, got "${values['smooth-perturbation']}".`);
+  const smooth = {
+    n: values['smooth-n'] !== undefined ? wholeNumber(values['smooth-n'], '--smooth-n', 1) : 10,
+    q: values['smooth-q'] !== undefined ? positiveNumber(values['smooth-q'], '--smooth-q', 100) : 10,
+    perturbation,
+  };
+  const defense: DefenseSpec =
+    defenseName === 'sharpen'
+      ? { kind: 'sharpening', sharpening }
+      : defenseName === 'smoothllm'
+        ? { kind: 'smoothllm', smooth }
+        : defenseName === 'both'
+          ? { kind: 'sharpening+smoothllm', sharpening, smooth }
+          : { kind: 'none' };
+
+  return {
+    model: values.model!,
+    tokenizer: values.tokenizer!,
+    hub: values.hub,
+    requests: values.requests!,
+    language,
+    limit: values.limit !== undefined ? wholeNumber(values.limit, '--limit', 1) : undefined,
+    attack,
+    steps: values.steps !== undefined ? wholeNumber(values.steps, '--steps') : 4,
+    demos: values.demos,
+    templates: values.templates,
+    custom: values.custom,
+    system: values.system,
+    iterations: values.iterations !== undefined ? wholeNumber(values.iterations, '--iterations', 1) : 100,
+    suffixLength: values['suffix-length'] !== undefined ? wholeNumber(values['suffix-length'], '--suffix-length', 1) : 20,
+    candidates: values.candidates !== undefined ? wholeNumber(values.candidates, '--candidates', 1) : 1,
+    defense,
+    maxNewTokens: values['max-new-tokens'] !== undefined ? wholeNumber(values['max-new-tokens'], '--max-new-tokens', 1) : 32,
+    seed: values.seed !== undefined ? wholeNumber(values.seed, '--seed') : 0,
+    out: values.out!,
+  };
+}
+
+/** The sharpening layer range with "all layers" filled in for this model. */
+function withModelDepth(defense: DefenseSpec, nLayer: number): DefenseSpec {
+  if (defense.kind !== 'sharpening' && defense.kind !== 'sharpening+smoothllm') return defense;
+  const [first, last] = defense.sharpening.layers;
+  if (last >= nLayer) throw new UsageError(`--layers ${first}-${last} is outside this model's layers 0-${nLayer - 1}.`);
+  return { ...defense, sharpening: { ...defense.sharpening, layers: [first, last < 0 ? nLayer - 1 : last] } };
+}
+
+export interface EvalRequest {
+  id: string;
+  category?: string;
+  goal: string;
+  target: string;
+}
+
+/** The requests of a CSV (a `goal` column) or of a requests.json (its harmful list), in one language. */
+export function parseRequests(text: string, fileName: string, language: Language): EvalRequest[] {
+  const source = text.replace(/^\uFEFF/, '');
+  if (/^\s*[[{]/.test(source)) {
+    const file = parseRequestsFile(source, fileName);
+    return file.harmful.map((r) => ({
+      id: r.id,
+      category: r.category,
+      goal: language === 'ja' ? r.goal_ja : r.goal,
+      target: language === 'ja' ? r.target_ja : r.target,
+    }));
+  }
+  const rows = csvParse(source);
+  const goalColumn = language === 'ja' && rows.columns.includes('goal_ja') ? 'goal_ja' : 'goal';
+  if (!rows.columns.includes('goal')) {
+    throw new SlipLabError(`${fileName} has no "goal" column (its columns are ${rows.columns.join(', ') || 'none'}); add a header row with a goal column holding the requests.`);
+  }
+  const targetColumn = language === 'ja' && rows.columns.includes('target_ja') ? 'target_ja' : 'target';
+  const requests = rows.flatMap((row, i) => {
+    const goal = row[goalColumn]?.trim();
+    if (!goal) return [];
+    return [
+      {
+        id: row.id?.trim() || `request-${i + 1}`,
+        ...(row.category?.trim() ? { category: row.category.trim() } : {}),
+        goal,
+        target: row[targetColumn]?.trim() || (language === 'ja' ? 'もちろんです。' : 'Sure, here is'),
+      },
+    ];
+  });
+  if (requests.length === 0) throw new SlipLabError(`${fileName} has no requests (every "goal" cell is empty); add at least one row.`);
+  const seen = new Set<string>();
+  for (const r of requests) {
+    if (seen.has(r.id)) throw new SlipLabError(`${fileName} uses the id "${r.id}" twice; give every request its own id.`);
+    seen.add(r.id);
+  }
+  return requests;
+}
+
+/** A file name for request n: its position (so the listing sorts) and its id, made safe. */
+export function traceFileName(index: number, id: string): string {
+  const safe = id.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'request';
+  return `${String(index + 1).padStart(4, '0')}-${safe}.json`;
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new SlipLabError(`Cannot read the ${what} file ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); check the path.`);
+  }
+}
+
+/** What makes two runs the same run (a resume must not mix settings). */
+interface RunManifest {
+  version: 1;
+  settings: Record<string, unknown>;
+  requests: { id: string; file: string }[];
+}
+
+class Progress {
+  private readonly tty: boolean;
+  private readonly started = performance.now();
+  private line = '';
+
+  constructor(
+    private readonly total: number,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {
+    this.tty = Boolean(stream.isTTY);
+  }
+
+  update(done: number, current: string, progress?: LabProgress): void {
+    if (!this.tty) return;
+    const width = 24;
+    const fraction = this.total === 0 ? 1 : done / this.total;
+    const bar = '█'.repeat(Math.round(fraction * width)).padEnd(width, '░');
+    const elapsed = (performance.now() - this.started) / 1000;
+    const eta = done > 0 ? ((elapsed / done) * (this.total - done)) : undefined;
+    const detail = progress
+      ? progress.phase === 'search'
+        ? `suffix search ${progress.iteration}/${progress.iterations}`
+        : `step ${progress.step + 1}${progress.steps ? `/${progress.steps}` : ''}${progress.phase === 'defense' ? ' defended' : ''}${progress.copy ? ` copy ${progress.copy}/${progress.copies}` : ''}`
+      : '';
+    const text = `${bar} ${done}/${this.total} ${current} ${detail}${eta !== undefined ? ` · ${formatSeconds(eta)} left` : ''}`;
+    const columns = this.stream.columns ?? 100;
+    this.line = text.length > columns - 1 ? `${text.slice(0, columns - 2)}…` : text;
+    this.stream.write(`\r\x1b[2K${this.line}`);
+  }
+
+  /** A finished request: a line of its own (kept on a terminal, the log otherwise). */
+  finished(done: number, message: string): void {
+    if (this.tty) this.stream.write('\r\x1b[2K');
+    this.stream.write(`[${done}/${this.total}] ${message}\n`);
+  }
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const partial = `${path}.partial`;
+  await writeFile(partial, text);
+  await rename(partial, path);
+}
+
+async function runEval(args: EvalArgs): Promise<string> {
+  const requestsText = await readText(args.requests, 'requests');
+  let requests = parseRequests(requestsText, args.requests, args.language);
+  if (args.limit !== undefined) requests = requests.slice(0, args.limit);
+  const demos = args.attack === 'ica' ? parseIcaDemosFile(await readText(args.demos ?? join(SCENARIOS, 'ica-demos.json'), 'ICA demos')) : undefined;
+  const templates = args.attack === 'ladder' ? parseTemplatesFile(await readText(args.templates ?? join(SCENARIOS, 'templates.json'), 'templates')) : undefined;
+  const customText = args.attack === 'custom' ? await readText(args.custom!, 'custom prompts') : undefined;
+  if (templates && args.steps + 1 > templates.templates.length) {
+    throw new UsageError(`--steps ${args.steps} asks for more templates than the ${templates.templates.length - 1} beyond the plain one; lower --steps.`);
+  }
+  if (demos && args.steps > demos.demos.length) {
+    throw new UsageError(`--steps ${args.steps} asks for more demonstrations than the ${demos.demos.length} loaded; lower --steps.`);
+  }
+
+  const source = await pathSource(args.model);
+  let ctx;
+  let lab: Lab;
+  let defense: DefenseSpec;
+  try {
+    const config = configFromGguf(await openGguf(source));
+    defense = withModelDepth(args.defense, config.nLayer);
+    const tokenizer = await loadTokenizer(args.tokenizer, { hub: args.hub });
+    checkTokenizerFitsModel(tokenizer, config.vocabSize);
+    ctx = await openNodeGpu();
+    const model = await loadModel(ctx, source);
+    lab = {
+      model,
+      tokenizer,
+      modelInfo: { id: args.model.split(/[\\/]/).pop()!, file: resolve(args.model) },
+      tokenizerId: args.tokenizer,
+      engineInfo: { backend: 'webgpu (Dawn)', adapter: ctx.adapter.description },
+    };
+  } catch (e) {
+    await source.close?.();
+    ctx?.destroy();
+    throw e;
+  }
+
+  try {
+    await mkdir(args.out, { recursive: true });
+    const settings = {
+      model: resolve(args.model),
+      modelBytes: await source.size(),
+      tokenizer: args.tokenizer,
+      requests: createHash('sha256').update(requestsText).digest('hex').slice(0, 16),
+      language: args.language,
+      attack: args.attack,
+      steps: args.steps,
+      system: args.system ?? null,
+      ...(args.attack === 'suffix' ? { iterations: args.iterations, suffixLength: args.suffixLength, candidates: args.candidates } : {}),
+      defense: { ...defense, label: defense.kind === 'none' ? 'none' : defenseLabel(defense) },
+      maxNewTokens: args.maxNewTokens,
+      seed: args.seed,
+    };
+    const manifest: RunManifest = { version: 1, settings, requests: requests.map((r, i) => ({ id: r.id, file: traceFileName(i, r.id) })) };
+    const manifestPath = join(args.out, 'run.json');
+    const previous = await readFile(manifestPath, 'utf8').then(
+      (text) => JSON.parse(text) as RunManifest,
+      () => undefined,
+    );
+    if (previous && JSON.stringify(previous.settings) !== JSON.stringify(manifest.settings)) {
+      throw new SlipLabError(`${args.out} holds an evaluation with other settings (see its run.json); resume it with the same options, or pass a new --out folder.`);
+    }
+    await writeAtomically(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+
+    const existing = new Set(await readdir(args.out));
+    const traces: Trace[] = [];
+    const progress = new Progress(requests.length);
+    let skipped = 0;
+    for (const [index, request] of requests.entries()) {
+      const file = traceFileName(index, request.id);
+      if (existing.has(file)) {
+        try {
+          traces.push(parseTrace(await readFile(join(args.out, file), 'utf8')));
+          skipped++;
+          progress.finished(index + 1, `${request.id}: already done, kept`);
+          continue;
+        } catch {
+          // A damaged trace (e.g. the disk filled up) is simply run again.
+        }
+      }
+      const scenario: Scenario = {
+        request: { id: request.id, ...(request.category ? { category: request.category } : {}), text: request.goal, language: args.language },
+        attack: attackFor(args, request, { demos, templates, customText }),
+        defense,
+        maxNewTokens: args.maxNewTokens,
+        seeds: { attack: args.seed, defense: args.seed },
+        system: args.system,
+      };
+      progress.update(index, request.id);
+      const started = performance.now();
+      const trace = await runScenario(lab, scenario, { onProgress: (p) => progress.update(index, request.id, p) });
+      await writeAtomically(join(args.out, file), serializeTrace(trace));
+      traces.push(trace);
+      await writeAtomically(join(args.out, 'summary.csv'), `${summaryCsv(traces)}\n`);
+      const last = trace.steps[trace.steps.length - 1];
+      progress.finished(
+        index + 1,
+        `${request.id}: ${trace.steps.length} steps in ${formatSeconds((performance.now() - started) / 1000)}; last step ${last.verdict}${last.defended ? `, defended ${last.defended.verdict}` : ''}`,
+      );
+    }
+    await writeAtomically(join(args.out, 'summary.csv'), `${summaryCsv(traces)}\n`);
+    return `Wrote ${requests.length - skipped} trace${requests.length - skipped === 1 ? '' : 's'}${skipped ? ` (kept ${skipped} from an earlier run)` : ''} and summary.csv to ${args.out}\n`;
+  } finally {
+    lab.model.dispose();
+    ctx.destroy();
+    await source.close?.();
+  }
+}
+
+function attackFor(
+  args: EvalArgs,
+  request: EvalRequest,
+  files: { demos?: ReturnType<typeof parseIcaDemosFile>; templates?: ReturnType<typeof parseTemplatesFile>; customText?: string },
+): AttackSpec {
+  const options = { system: args.system, language: args.language };
+  switch (args.attack) {
+    case 'none':
+      return { kind: 'none' };
+    case 'ica':
+      return { kind: 'ica', steps: icaTrajectory(request.goal, files.demos!, { ...options, maxShots: args.steps }), settings: { maxShots: args.steps } };
+    case 'ladder':
+      return {
+        kind: 'ladder',
+        steps: ladderTrajectory(request.goal, files.templates!.templates.slice(0, args.steps + 1), options),
+        settings: { templates: files.templates!.templates.slice(0, args.steps + 1).map((t) => t.id) },
+      };
+    case 'custom':
+      return { kind: 'custom', steps: customTrajectory(files.customText!, { system: args.system, request: request.goal }) };
+    case 'suffix':
+      return {
+        kind: 'suffix',
+        target: request.target,
+        iterations: args.iterations,
+        maxSteps: Math.max(1, args.steps),
+        suffixLength: args.suffixLength,
+        candidatesPerIteration: args.candidates,
+      };
+  }
+}
+
+export const evalCommand: CliCommand = {
+  name: 'eval',
+  summary: 'run an attack (and a defense) over a requests file; write traces and summary.csv, resumable',
+  usage: USAGE,
+  help: HELP,
+  async run(argv) {
+    const args = parseEvalArgs(argv);
+    return args === 'help' ? `${HELP}\n` : runEval(args);
+  },
+};
