@@ -247,6 +247,7 @@ export async function measureRun(
     margin: refusalMargin(result.logits[0], openers.refusal, openers.affirmation),
     response,
     generatedTokens: [...result.generated],
+    generatedTexts: result.generated.map((id) => tokenizer.decode([id])),
     verdict: judgeResponse(response),
     timings: { totalMs },
   };

@@ -73,6 +73,8 @@ const runFields = {
   margin: z.number(),
   response: z.string(),
   generatedTokens: z.array(count).optional(),
+  /** Each generated token decoded on its own, for display (same length as generatedTokens). */
+  generatedTexts: z.array(z.string()).optional(),
   verdict,
   /** SmoothLLM: every perturbed copy; `verdict` is then the majority vote. */
   copies: z.array(copySchema).optional(),

@@ -1,0 +1,261 @@
+// The scenario: the request (a starter one or typed), the attack and its settings, the defenses
+// (sharpening temperature slider with a layer range, SmoothLLM), and Run / Cancel with progress.
+
+import { useEffect, useId, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { requestText, targetText, type ScenarioRequest } from '../attacks/scenarios';
+import { setState, useApp, type AttackKind } from '../store';
+import { cancelRun, loadScenarioFiles, runScenario, scheduleDefenseRerun, type ScenarioFiles } from './actions';
+
+const ATTACKS: readonly AttackKind[] = ['ladder', 'ica', 'suffix', 'custom', 'none'];
+
+export function ScenarioPanel() {
+  const { t } = useTranslation();
+  const s = useApp();
+  const [files, setFiles] = useState<ScenarioFiles>();
+  const [filesError, setFilesError] = useState<string>();
+  const id = useId();
+  const ready = s.status === 'ready';
+  const nLayer = s.summary?.nLayer ?? 1;
+
+  useEffect(() => {
+    loadScenarioFiles().then(setFiles, (e: Error) => setFilesError(e.message));
+  }, []);
+
+  const pick = (request: ScenarioRequest | undefined) => {
+    if (!request) return setState({ requestId: 'custom' });
+    setState({ requestId: request.id, requestText: requestText(request, s.language), target: targetText(request, s.language) });
+  };
+  const all = files ? [...files.requests.harmful, ...files.requests.benign] : [];
+  const maxSteps = s.attack === 'ica' ? (files?.demos.demos.length ?? 10) : s.attack === 'ladder' ? (files ? files.templates.templates.length - 1 : 6) : 20;
+
+  // Re-run the defended runs when the defense changes under a live trace.
+  const changeDefense = (patch: Partial<Pick<typeof s, 'sharpen' | 'smooth'>>) => {
+    setState(patch);
+    scheduleDefenseRerun();
+  };
+
+  const progress = s.labProgress;
+  const progressText = progress
+    ? progress.phase === 'search'
+      ? t('scenario.progressSearch', { iteration: progress.iteration ?? 0, iterations: progress.iterations ?? 0 })
+      : t(progress.phase === 'defense' ? 'scenario.progressDefense' : 'scenario.progressStep', {
+          step: progress.step + 1,
+          steps: progress.steps ?? '?',
+          copy: progress.copy ? t('scenario.progressCopy', { copy: progress.copy, copies: progress.copies }) : '',
+        })
+    : t('scenario.progressStart');
+
+  return (
+    <section className="side-section" aria-labelledby={`${id}-heading`} data-testid="scenario-panel">
+      <h2 id={`${id}-heading`}>{t('scenario.heading')}</h2>
+
+      <label htmlFor={`${id}-request`}>{t('scenario.request')}</label>
+      <select id={`${id}-request`} value={s.requestId} onChange={(e) => pick(all.find((r) => r.id === e.target.value))}>
+        <option value="custom">{t('scenario.typeOwn')}</option>
+        {files && (
+          <>
+            <optgroup label={t('scenario.harmful')}>
+              {files.requests.harmful.map((r) => (
+                <option key={r.id} value={r.id}>
+                  {requestText(r, s.language)}
+                </option>
+              ))}
+            </optgroup>
+            <optgroup label={t('scenario.benign')}>
+              {files.requests.benign.map((r) => (
+                <option key={r.id} value={r.id}>
+                  {requestText(r, s.language)}
+                </option>
+              ))}
+            </optgroup>
+          </>
+        )}
+      </select>
+      <textarea
+        aria-label={t('scenario.requestText')}
+        data-testid="request-text"
+        rows={3}
+        value={s.requestText}
+        placeholder={t('scenario.requestPlaceholder')}
+        onChange={(e) => setState({ requestText: e.target.value, requestId: 'custom' })}
+      />
+      {filesError && <p className="error">{filesError}</p>}
+
+      <div className="grid2">
+        <div>
+          <label htmlFor={`${id}-attack`}>{t('scenario.attack')}</label>
+          <select id={`${id}-attack`} value={s.attack} onChange={(e) => setState({ attack: e.target.value as AttackKind })}>
+            {ATTACKS.map((a) => (
+              <option key={a} value={a}>
+                {t(`attack.${a}`)}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label htmlFor={`${id}-steps`}>{t(s.attack === 'suffix' ? 'scenario.suffixSteps' : 'scenario.steps')}</label>
+          <input
+            id={`${id}-steps`}
+            type="number"
+            min={1}
+            max={maxSteps}
+            value={s.steps}
+            disabled={s.attack === 'none' || s.attack === 'custom'}
+            onChange={(e) => setState({ steps: Math.max(1, Math.min(maxSteps, Number(e.target.value) || 1)) })}
+          />
+        </div>
+      </div>
+      <p className="muted hint">{t(`attack.${s.attack}Hint`)}</p>
+      {s.attack === 'suffix' && (
+        <div className="grid2">
+          <div>
+            <label htmlFor={`${id}-target`}>{t('scenario.target')}</label>
+            <input id={`${id}-target`} type="text" value={s.target} onChange={(e) => setState({ target: e.target.value })} />
+          </div>
+          <div>
+            <label htmlFor={`${id}-iterations`}>{t('scenario.iterations')}</label>
+            <input
+              id={`${id}-iterations`}
+              type="number"
+              min={1}
+              max={1000}
+              value={s.suffixIterations}
+              onChange={(e) => setState({ suffixIterations: Math.max(1, Number(e.target.value) || 1) })}
+            />
+          </div>
+        </div>
+      )}
+      {s.attack === 'custom' && (
+        <textarea
+          aria-label={t('scenario.customPrompts')}
+          rows={5}
+          value={s.customPrompts}
+          placeholder={t('scenario.customPlaceholder')}
+          onChange={(e) => setState({ customPrompts: e.target.value })}
+        />
+      )}
+
+      <fieldset className="defenses">
+        <legend>{t('scenario.defenses')}</legend>
+        <label className="check">
+          <input type="checkbox" checked={s.sharpen.enabled} onChange={(e) => changeDefense({ sharpen: { ...s.sharpen, enabled: e.target.checked } })} />
+          {t('defense.sharpening')}
+        </label>
+        {s.sharpen.enabled && (
+          <div className="indent">
+            <label htmlFor={`${id}-temperature`}>
+              {t('scenario.temperature')} <output data-testid="temperature-value">{s.sharpen.temperature.toFixed(2)}</output>
+            </label>
+            <input
+              id={`${id}-temperature`}
+              data-testid="temperature"
+              type="range"
+              min={0.2}
+              max={1.2}
+              step={0.05}
+              value={s.sharpen.temperature}
+              onChange={(e) => changeDefense({ sharpen: { ...s.sharpen, temperature: Number(e.target.value) } })}
+            />
+            <div className="grid2">
+              <div>
+                <label htmlFor={`${id}-from`}>{t('scenario.layerFrom')}</label>
+                <input
+                  id={`${id}-from`}
+                  type="number"
+                  min={0}
+                  max={nLayer - 1}
+                  value={s.sharpen.layers[0]}
+                  onChange={(e) => {
+                    const first = Math.max(0, Math.min(nLayer - 1, Number(e.target.value) || 0));
+                    changeDefense({ sharpen: { ...s.sharpen, layers: [first, Math.max(first, s.sharpen.layers[1])] } });
+                  }}
+                />
+              </div>
+              <div>
+                <label htmlFor={`${id}-to`}>{t('scenario.layerTo')}</label>
+                <input
+                  id={`${id}-to`}
+                  type="number"
+                  min={0}
+                  max={nLayer - 1}
+                  value={s.sharpen.layers[1]}
+                  onChange={(e) => {
+                    const last = Math.max(0, Math.min(nLayer - 1, Number(e.target.value) || 0));
+                    changeDefense({ sharpen: { ...s.sharpen, layers: [Math.min(last, s.sharpen.layers[0]), last] } });
+                  }}
+                />
+              </div>
+            </div>
+          </div>
+        )}
+        <label className="check">
+          <input type="checkbox" checked={s.smooth.enabled} onChange={(e) => changeDefense({ smooth: { ...s.smooth, enabled: e.target.checked } })} />
+          {t('defense.smoothllm')}
+        </label>
+        {s.smooth.enabled && (
+          <div className="indent grid3">
+            <div>
+              <label htmlFor={`${id}-n`}>{t('scenario.copies')}</label>
+              <input id={`${id}-n`} type="number" min={1} max={50} value={s.smooth.n} onChange={(e) => changeDefense({ smooth: { ...s.smooth, n: Math.max(1, Number(e.target.value) || 1) } })} />
+            </div>
+            <div>
+              <label htmlFor={`${id}-q`}>{t('scenario.rate')}</label>
+              <input id={`${id}-q`} type="number" min={1} max={100} value={s.smooth.q} onChange={(e) => changeDefense({ smooth: { ...s.smooth, q: Math.max(1, Math.min(100, Number(e.target.value) || 1)) } })} />
+            </div>
+            <div>
+              <label htmlFor={`${id}-kind`}>{t('scenario.perturbation')}</label>
+              <select id={`${id}-kind`} value={s.smooth.perturbation} onChange={(e) => changeDefense({ smooth: { ...s.smooth, perturbation: e.target.value as 'swap' } })}>
+                <option value="swap">{t('scenario.swap')}</option>
+                <option value="insert">{t('scenario.insert')}</option>
+                <option value="patch">{t('scenario.patch')}</option>
+              </select>
+            </div>
+          </div>
+        )}
+      </fieldset>
+
+      <details className="more">
+        <summary>{t('scenario.advanced')}</summary>
+        <div className="grid2">
+          <div>
+            <label htmlFor={`${id}-tokens`}>{t('scenario.responseLength')}</label>
+            <input id={`${id}-tokens`} type="number" min={1} max={256} value={s.maxNewTokens} onChange={(e) => setState({ maxNewTokens: Math.max(1, Math.min(256, Number(e.target.value) || 1)) })} />
+          </div>
+          <div>
+            <label htmlFor={`${id}-seed`}>{t('scenario.seed')}</label>
+            <input id={`${id}-seed`} type="number" min={0} value={s.seed} onChange={(e) => setState({ seed: Math.max(0, Math.floor(Number(e.target.value) || 0)) })} />
+          </div>
+        </div>
+        <label htmlFor={`${id}-language`}>{t('scenario.language')}</label>
+        <select id={`${id}-language`} value={s.language} onChange={(e) => setState({ language: e.target.value as 'en' | 'ja' })}>
+          <option value="en">English</option>
+          <option value="ja">日本語</option>
+        </select>
+      </details>
+
+      <div className="row run-row">
+        {s.running ? (
+          <button type="button" className="danger" onClick={cancelRun} data-testid="cancel">
+            {t('common.cancel')}
+          </button>
+        ) : (
+          <button type="button" className="primary" disabled={!ready || !files} onClick={() => void runScenario()} data-testid="run">
+            {t('scenario.run')}
+          </button>
+        )}
+        {(s.running || s.rerunning) && (
+          <span role="status" aria-live="polite" className="muted" data-testid="run-progress">
+            {s.rerunning ? t('scenario.rerunning') : progressText}
+          </span>
+        )}
+      </div>
+      {!ready && <p className="muted hint">{t('scenario.needsModel')}</p>}
+      {s.runError && (
+        <p className="error" role="alert" data-testid="run-error">
+          {s.runError === 'empty-request' ? t('scenario.emptyRequest') : s.runError}
+        </p>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,304 @@
+// What the UI asks for: probe WebGPU, load a model, run a scenario, re-run the defense, import
+// and export traces. Talks to the engine worker and writes the store.
+
+import { CATALOGUE, DEFAULT_HUB, findModel, modelUrl } from '../../models/catalogue';
+import { customTrajectory } from '../attacks/custom';
+import { icaTrajectory } from '../attacks/ica';
+import { ladderTrajectory } from '../attacks/ladder';
+import { parseIcaDemosFile, parseRequestsFile, parseTemplatesFile, type IcaDemosFile, type RequestsFile, type TemplatesFile } from '../attacks/scenarios';
+import type { AttackSpec, DefenseSpec, Scenario } from '../lab/runner';
+import { parseTrace, serializeTrace, type Trace } from '../lab/trace';
+import { getState, setState, showTrace, type ScenarioSlice } from '../store';
+import { EngineClient, isCancel, type Call } from '../worker/client';
+import type { ModelSource, TokenizerSource } from '../worker/protocol';
+
+let client: EngineClient | undefined;
+let loadCall: Call<unknown> | undefined;
+let runCall: Call<Trace> | undefined;
+
+function engine(): EngineClient {
+  if (!client) {
+    client = new EngineClient();
+    client.onDeviceLost((message) => setState({ status: 'error', modelError: message, summary: undefined, running: false, rerunning: false }));
+  }
+  return client;
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof Error && error.message) return error.message;
+  return `Something went wrong (${String(error)}); reload the page and try again.`;
+}
+
+/** Asks the worker for a WebGPU adapter; without `navigator.gpu` there is no need to start it. */
+export async function probeWebGPU(): Promise<boolean> {
+  if (!('gpu' in navigator) || !navigator.gpu) {
+    setState({ webgpu: 'missing', webgpuReason: 'no-api' });
+    return false;
+  }
+  try {
+    const { adapter, reason } = await engine().probe();
+    setState(adapter ? { webgpu: 'available', adapter } : { webgpu: 'missing', webgpuReason: reason ?? 'no-adapter' });
+    return adapter !== null;
+  } catch (error) {
+    setState({ webgpu: 'missing', webgpuReason: messageOf(error) });
+    return false;
+  }
+}
+
+export interface ModelChoice {
+  /** A catalogue id or a URL of a .gguf. */
+  readonly model: string;
+  readonly tokenizer?: string;
+  readonly hub?: string;
+}
+
+/** The model and tokenizer sources of a `?model=&tokenizer=&hub=` choice. */
+export function resolveChoice(choice: ModelChoice): { model: ModelSource; tokenizer: TokenizerSource; label: string } | { error: string } {
+  const hub = (choice.hub || DEFAULT_HUB).replace(/\/+$/, '');
+  const entry = findModel(choice.model);
+  if (entry) {
+    return {
+      model: { kind: 'url', url: modelUrl(entry, hub), id: entry.id },
+      tokenizer: { kind: 'hub', repo: choice.tokenizer || entry.tokenizerRepo, hub },
+      label: `${entry.name} ${entry.quant}`,
+    };
+  }
+  let url: URL;
+  try {
+    url = new URL(choice.model, location.href);
+  } catch {
+    return { error: `“${choice.model}” is neither a catalogue model nor a URL; pick a model from the list or paste the address of a .gguf file.` };
+  }
+  if (!choice.tokenizer) {
+    return { error: 'A model given by URL needs its tokenizer too: add the hub repo with the chat template (for example Qwen/Qwen2.5-0.5B-Instruct).' };
+  }
+  const name = decodeURIComponent(url.pathname.split('/').pop() || 'model.gguf');
+  return { model: { kind: 'url', url: url.href, id: name }, tokenizer: { kind: 'hub', repo: choice.tokenizer, hub }, label: name };
+}
+
+async function loadWith(model: ModelSource, tokenizer: TokenizerSource, label: string): Promise<boolean> {
+  loadCall?.cancel();
+  setState({ status: 'loading', loadingLabel: label, loadProgress: undefined, modelError: undefined, summary: undefined });
+  const call = engine().load(model, tokenizer, (progress) => setState({ loadProgress: progress }));
+  loadCall = call;
+  try {
+    const summary = await call.result;
+    if (loadCall !== call) return false;
+    const layers = summary.nLayer;
+    const { sharpen } = getState();
+    // Default sharpening range: the upper half of the layers, where the paper finds safety heads.
+    const fits = sharpen.layers[1] < layers && sharpen.layers[1] > 0;
+    setState({
+      status: 'ready',
+      summary,
+      loadProgress: undefined,
+      sharpen: fits ? sharpen : { ...sharpen, layers: [Math.floor(layers / 2), layers - 1] },
+    });
+    return true;
+  } catch (error) {
+    if (loadCall !== call) return false;
+    setState(isCancel(error) ? { status: 'idle', loadProgress: undefined } : { status: 'error', modelError: messageOf(error), loadProgress: undefined });
+    return false;
+  } finally {
+    if (loadCall === call) loadCall = undefined;
+  }
+}
+
+export async function loadModelChoice(choice: ModelChoice): Promise<boolean> {
+  const resolved = resolveChoice(choice);
+  if ('error' in resolved) {
+    setState({ status: 'error', modelError: resolved.error });
+    return false;
+  }
+  return loadWith(resolved.model, resolved.tokenizer, resolved.label);
+}
+
+export function loadLocalFile(file: File, tokenizer: TokenizerSource): Promise<boolean> {
+  return loadWith({ kind: 'file', file, id: file.name }, tokenizer, file.name);
+}
+
+export function cancelLoad(): void {
+  loadCall?.cancel();
+}
+
+// ---- scenario files ------------------------------------------------------------------------
+
+export interface ScenarioFiles {
+  readonly requests: RequestsFile;
+  readonly templates: TemplatesFile;
+  readonly demos: IcaDemosFile;
+}
+
+let scenarioFiles: Promise<ScenarioFiles> | undefined;
+
+/** The starter requests, templates and ICA demonstrations from public/scenarios/. */
+export function loadScenarioFiles(): Promise<ScenarioFiles> {
+  const base = import.meta.env.BASE_URL;
+  const text = async (name: string) => {
+    const response = await fetch(`${base}scenarios/${name}`);
+    if (!response.ok) throw new Error(`Could not load scenarios/${name} (HTTP ${response.status}); reload the page.`);
+    return response.text();
+  };
+  scenarioFiles ??= (async () => ({
+    requests: parseRequestsFile(await text('requests.json')),
+    templates: parseTemplatesFile(await text('templates.json')),
+    demos: parseIcaDemosFile(await text('ica-demos.json')),
+  }))();
+  scenarioFiles.catch(() => (scenarioFiles = undefined));
+  return scenarioFiles;
+}
+
+/** The defense the scenario's switches describe. */
+export function defenseOf(s: Pick<ScenarioSlice, 'sharpen' | 'smooth'>): DefenseSpec {
+  const sharpening = { temperature: s.sharpen.temperature, layers: s.sharpen.layers as [number, number] };
+  const smooth = { n: s.smooth.n, q: s.smooth.q, perturbation: s.smooth.perturbation };
+  if (s.sharpen.enabled && s.smooth.enabled) return { kind: 'sharpening+smoothllm', sharpening, smooth };
+  if (s.sharpen.enabled) return { kind: 'sharpening', sharpening };
+  if (s.smooth.enabled) return { kind: 'smoothllm', smooth };
+  return { kind: 'none' };
+}
+
+/** The lab scenario for the current settings. */
+export function buildScenario(s: ScenarioSlice, files: ScenarioFiles): Scenario {
+  const request = s.requestText.trim();
+  const known = [...files.requests.harmful, ...files.requests.benign].find((r) => r.id === s.requestId);
+  const options = { language: s.language };
+  let attack: AttackSpec;
+  switch (s.attack) {
+    case 'none':
+      attack = { kind: 'none' };
+      break;
+    case 'ica':
+      attack = { kind: 'ica', steps: icaTrajectory(request, files.demos, { ...options, maxShots: Math.min(s.steps, files.demos.demos.length) }), settings: { maxShots: s.steps } };
+      break;
+    case 'ladder': {
+      const templates = files.templates.templates.slice(0, Math.min(s.steps, files.templates.templates.length - 1) + 1);
+      attack = { kind: 'ladder', steps: ladderTrajectory(request, templates, options), settings: { templates: templates.map((t) => t.id) } };
+      break;
+    }
+    case 'custom':
+      attack = { kind: 'custom', steps: customTrajectory(s.customPrompts, { request }) };
+      break;
+    case 'suffix':
+      attack = { kind: 'suffix', target: s.target.trim() || 'Sure, here is', iterations: s.suffixIterations, maxSteps: Math.max(1, s.steps), suffixLength: s.suffixLength };
+      break;
+  }
+  return {
+    request: { ...(known ? { id: known.id, category: known.category } : {}), text: request, language: s.language },
+    attack,
+    defense: defenseOf(s),
+    maxNewTokens: s.maxNewTokens,
+    seeds: { attack: s.seed, defense: s.seed },
+  };
+}
+
+/** Runs the current scenario; steps appear in the charts as they finish. */
+export async function runScenario(): Promise<void> {
+  const state = getState();
+  if (state.status !== 'ready' || state.running) return;
+  if (state.requestText.trim() === '') {
+    setState({ runError: 'empty-request' });
+    return;
+  }
+  let scenario: Scenario;
+  try {
+    scenario = buildScenario(state, await loadScenarioFiles());
+  } catch (error) {
+    setState({ runError: messageOf(error) });
+    return;
+  }
+  setState({ running: true, runError: undefined, labProgress: undefined, playing: false });
+  let first = true;
+  const call = engine().run(scenario, {
+    onProgress: (labProgress) => setState({ labProgress }),
+    onStep: (step, header) => {
+      const current = getState().trace;
+      const steps = first ? [step] : [...(current?.steps ?? []), step];
+      const trace = { ...header, steps } as Trace;
+      if (first) showTrace(trace, 'live');
+      else setState({ trace, step: steps.length - 1 });
+      first = false;
+    },
+  });
+  runCall = call;
+  try {
+    const trace = await call.result;
+    setState({ trace, traceSource: 'live', running: false, labProgress: undefined });
+  } catch (error) {
+    setState({ running: false, labProgress: undefined, runError: isCancel(error) ? undefined : messageOf(error) });
+  } finally {
+    if (runCall === call) runCall = undefined;
+  }
+}
+
+export function cancelRun(): void {
+  runCall?.cancel();
+}
+
+let rerunTimer: ReturnType<typeof setTimeout> | undefined;
+let rerunCall: Call<Trace> | undefined;
+
+/**
+ * Re-runs the defended runs of the live trace with the current defense settings (the temperature
+ * slider and layer range), shortly after the last change; an older re-run is cancelled.
+ */
+export function scheduleDefenseRerun(delayMs = 350): void {
+  clearTimeout(rerunTimer);
+  rerunTimer = setTimeout(async () => {
+    const { trace, traceSource, status, running } = getState();
+    if (!trace || traceSource !== 'live' || status !== 'ready' || running) return;
+    rerunCall?.cancel();
+    const call = engine().rerunDefense(trace, defenseOf(getState()), (labProgress) => setState({ labProgress }));
+    rerunCall = call;
+    setState({ rerunning: true });
+    try {
+      const updated = await call.result;
+      if (rerunCall !== call) return;
+      setState({ trace: updated, rerunning: false, labProgress: undefined, showDefended: getState().showDefended && updated.steps[0]?.defended !== undefined });
+    } catch (error) {
+      if (rerunCall !== call) return;
+      setState({ rerunning: false, labProgress: undefined, runError: isCancel(error) ? undefined : messageOf(error) });
+    }
+  }, delayMs);
+}
+
+// ---- traces --------------------------------------------------------------------------------
+
+export async function importTraceFile(file: File): Promise<boolean> {
+  try {
+    const trace = parseTrace(await file.text());
+    showTrace(trace, 'imported');
+    return true;
+  } catch (error) {
+    setState({ traceError: messageOf(error) });
+    return false;
+  }
+}
+
+/** Downloads `text` as a file. */
+export function saveFile(name: string, text: string | Blob, type = 'application/json'): void {
+  const blob = typeof text === 'string' ? new Blob([text], { type }) : text;
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+export function traceFileName(trace: Trace): string {
+  const slug = (trace.request.id ?? trace.request.text.slice(0, 32))
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
+  return `slip-lab-trace-${trace.settings.attack.kind}-${slug || 'request'}.json`;
+}
+
+export function exportTrace(): void {
+  const { trace } = getState();
+  if (trace) saveFile(traceFileName(trace), serializeTrace(trace, { pretty: false }));
+}
+
+export { CATALOGUE };

@@ -1,0 +1,70 @@
+// The URL contract of DESIGN.md: `?model=&tokenizer=&hub=` loads a model on open; adding
+// `&request=&attack=&steps=&run=1` runs that scenario once the model is loaded.
+
+import type { AttackKind } from '../store';
+
+export interface UrlParams {
+  readonly model?: string;
+  readonly tokenizer?: string;
+  readonly hub?: string;
+  readonly request?: string;
+  readonly attack?: AttackKind;
+  readonly steps?: number;
+  readonly run: boolean;
+  /** `present=1`: open in presenter mode once the run is done. */
+  readonly present: boolean;
+  readonly lang?: 'en' | 'ja';
+  /** Problems with the parameters, as sentences for the user. */
+  readonly problems: readonly string[];
+}
+
+const ATTACKS: readonly AttackKind[] = ['ica', 'ladder', 'suffix', 'custom', 'none'];
+
+export function parseUrlParams(search: string): UrlParams {
+  const params = new URLSearchParams(search);
+  const problems: string[] = [];
+  const text = (name: string) => {
+    const value = params.get(name)?.trim();
+    return value ? value : undefined;
+  };
+  let attack: AttackKind | undefined;
+  const attackText = text('attack');
+  if (attackText !== undefined) {
+    if ((ATTACKS as readonly string[]).includes(attackText)) attack = attackText as AttackKind;
+    else problems.push(`The link's attack "${attackText}" is unknown; use ica, ladder or suffix.`);
+  }
+  let steps: number | undefined;
+  const stepsText = text('steps');
+  if (stepsText !== undefined) {
+    if (/^\d+$/.test(stepsText) && Number(stepsText) >= 1 && Number(stepsText) <= 50) steps = Number(stepsText);
+    else problems.push(`The link's steps "${stepsText}" must be a whole number from 1 to 50.`);
+  }
+  const lang = text('lang');
+  return {
+    model: text('model'),
+    tokenizer: text('tokenizer'),
+    hub: text('hub'),
+    request: text('request'),
+    attack,
+    steps,
+    run: params.get('run') === '1' || params.get('run') === 'true',
+    present: params.get('present') === '1',
+    lang: lang === 'en' || lang === 'ja' ? lang : undefined,
+    problems,
+  };
+}
+
+/** A shareable link for the current model and scenario. */
+export function shareLink(base: string, p: { model?: string; tokenizer?: string; hub?: string; request?: string; attack?: AttackKind; steps?: number; run?: boolean }): string {
+  const url = new URL(base);
+  url.search = '';
+  const set = (name: string, value: string | number | undefined) => value !== undefined && value !== '' && url.searchParams.set(name, String(value));
+  set('model', p.model);
+  set('tokenizer', p.tokenizer);
+  set('hub', p.hub);
+  set('request', p.request);
+  set('attack', p.attack);
+  set('steps', p.steps);
+  if (p.run) url.searchParams.set('run', '1');
+  return url.href;
+}

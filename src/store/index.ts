@@ -1,0 +1,130 @@
+// The app's state in one zustand store, in slices: model, scenario, trace, view, presenter.
+// Components read with selectors; the actions that talk to the engine worker live in
+// src/app/actions.ts so this file stays plain data.
+
+import { create } from 'zustand';
+import type { LabProgress } from '../lab/runner';
+import type { Trace } from '../lab/trace';
+import type { AdapterInfo, LoadProgressEvent, ModelSummary } from '../worker/protocol';
+
+export type AttackKind = 'ica' | 'ladder' | 'suffix' | 'custom' | 'none';
+export type HeadChoice = number | 'mean';
+
+export interface ModelSlice {
+  webgpu: 'unknown' | 'available' | 'missing';
+  webgpuReason?: string;
+  adapter?: AdapterInfo;
+  status: 'idle' | 'loading' | 'ready' | 'error';
+  /** What is being loaded, for the progress line ("Qwen2.5 0.5B Instruct"). */
+  loadingLabel?: string;
+  loadProgress?: LoadProgressEvent;
+  summary?: ModelSummary;
+  modelError?: string;
+}
+
+export interface ScenarioSlice {
+  /** Language of the request and attack texts (follows the UI language until changed). */
+  language: 'en' | 'ja';
+  /** Id of a starter request, or 'custom' for typed text. */
+  requestId: string;
+  requestText: string;
+  target: string;
+  attack: AttackKind;
+  steps: number;
+  customPrompts: string;
+  suffixIterations: number;
+  suffixLength: number;
+  sharpen: { enabled: boolean; temperature: number; layers: [number, number] };
+  smooth: { enabled: boolean; n: number; q: number; perturbation: 'swap' | 'insert' | 'patch' };
+  maxNewTokens: number;
+  seed: number;
+}
+
+export interface TraceSlice {
+  trace?: Trace;
+  /** live: computed here; imported: read from a file (replay, no GPU needed). */
+  traceSource?: 'live' | 'imported';
+  running: boolean;
+  /** A defense re-run in progress (the slider changed). */
+  rerunning: boolean;
+  labProgress?: LabProgress;
+  runError?: string;
+  traceError?: string;
+}
+
+export interface ViewSlice {
+  step: number;
+  layer: HeadChoice;
+  head: HeadChoice;
+  /** The token strip's query: the decisive (last prompt) token or generated token g. */
+  query: 'last' | number;
+  /** Show the defended run in the token strip, grid, matrix and response. */
+  showDefended: boolean;
+  redacted: boolean;
+  playing: boolean;
+  sinkAdjusted: boolean;
+}
+
+export interface PresenterSlice {
+  presenting: boolean;
+  slide: number;
+}
+
+export type AppState = ModelSlice & ScenarioSlice & TraceSlice & ViewSlice & PresenterSlice;
+
+export const initialScenario: ScenarioSlice = {
+  language: 'en',
+  requestId: 'custom',
+  requestText: '',
+  target: 'Sure, here is',
+  attack: 'ladder',
+  steps: 4,
+  customPrompts: '',
+  suffixIterations: 60,
+  suffixLength: 20,
+  sharpen: { enabled: true, temperature: 0.7, layers: [0, 0] },
+  smooth: { enabled: false, n: 10, q: 10, perturbation: 'swap' },
+  maxNewTokens: 32,
+  seed: 0,
+};
+
+export const initialView: ViewSlice = {
+  step: 0,
+  layer: 'mean',
+  head: 'mean',
+  query: 'last',
+  showDefended: false,
+  redacted: true,
+  playing: false,
+  sinkAdjusted: false,
+};
+
+export const useApp = create<AppState>()(() => ({
+  webgpu: 'unknown',
+  status: 'idle',
+  ...initialScenario,
+  running: false,
+  rerunning: false,
+  ...initialView,
+  presenting: false,
+  slide: 0,
+}));
+
+export const setState = useApp.setState;
+export const getState = useApp.getState;
+
+/** Replaces the trace and puts the view on its first step (keeping the head the user chose). */
+export function showTrace(trace: Trace, source: 'live' | 'imported'): void {
+  const { layer, head } = getState();
+  const fits = (choice: HeadChoice, size: number) => (choice === 'mean' || choice < size ? choice : 'mean');
+  setState({
+    trace,
+    traceSource: source,
+    step: 0,
+    query: 'last',
+    layer: fits(layer, trace.settings.model.nLayer),
+    head: fits(head, trace.settings.model.nHead),
+    showDefended: false,
+    traceError: undefined,
+  });
+}

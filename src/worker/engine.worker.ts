@@ -1,0 +1,177 @@
+// The engine in a module Web Worker: downloads (into the browser cache) and loads the model,
+// loads the tokenizer, and runs lab scenarios, so the page never freezes. One model at a time;
+// requests run one after another, and a cancel aborts the one it names.
+
+/// <reference lib="webworker" />
+
+import { openModelSource } from '../download';
+import { loadModel } from '../engine/model';
+import { GpuContext } from '../engine/gpu';
+import { browserPlatform } from '../engine/platform-browser';
+import type { LoadedModel } from '../engine/api';
+import { blobSource, type ByteSource } from '../gguf/source';
+import { rerunDefense, runScenario, type Lab } from '../lab/runner';
+import { loadHubTokenizer, tokenizerFromJson, checkTokenizerFitsModel, type ChatTokenizer } from '../tokenizer/tokenizer';
+import type { ModelSource, Request, Response, TokenizerSource, WireError } from './protocol';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+let context: Promise<GpuContext> | undefined;
+let lab: Lab | undefined;
+const controllers = new Map<number, AbortController>();
+let queue: Promise<unknown> = Promise.resolve();
+
+const post = (message: Response) => self.postMessage(message);
+
+function wireError(error: unknown): WireError {
+  if (error instanceof DOMException && error.name === 'AbortError') return { name: 'AbortError', message: 'Cancelled.' };
+  if (error instanceof Error) return { name: error.name, message: error.message || String(error) };
+  return { name: 'Error', message: String(error) };
+}
+
+function gpu(): Promise<GpuContext> {
+  context ??= GpuContext.create(browserPlatform()).then((ctx) => {
+    void ctx.lost.then(({ intended, message }) => {
+      if (intended) return;
+      lab = undefined;
+      context = undefined;
+      post({
+        type: 'device-lost',
+        message: `The GPU device was lost (${message || 'no reason given'}); load the model again, or pick a smaller one if this repeats.`,
+      });
+    });
+    return ctx;
+  });
+  context.catch(() => (context = undefined));
+  return context;
+}
+
+async function tokenizerFor(source: TokenizerSource): Promise<ChatTokenizer> {
+  if (source.kind === 'hub') return loadHubTokenizer(source.repo, { hub: source.hub });
+  return tokenizerFromJson(JSON.parse(source.tokenizerJson), JSON.parse(source.tokenizerConfig), source.name);
+}
+
+async function load(id: number, model: ModelSource, tokenizerSource: TokenizerSource, signal: AbortSignal) {
+  const ctx = await gpu();
+  lab?.model.dispose();
+  lab = undefined;
+  let source: ByteSource;
+  let cached = false;
+  let note: string | undefined;
+  if (model.kind === 'file') {
+    source = blobSource(model.file);
+  } else {
+    const opened = await openModelSource(model.url, {
+      signal,
+      onProgress: (p) =>
+        post({
+          type: 'load-progress',
+          id,
+          progress: { phase: 'download', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond, secondsLeft: p.secondsLeft },
+        }),
+    });
+    source = opened.source;
+    cached = opened.cached;
+    note = opened.note;
+  }
+  post({ type: 'load-progress', id, progress: { phase: 'tokenizer', bytesDone: 0, bytesTotal: 1 } });
+  const tokenizer = await tokenizerFor(tokenizerSource);
+  if (signal.aborted) throw new DOMException('Cancelled.', 'AbortError');
+  const loaded: LoadedModel = await loadModel(ctx, source, {
+    onProgress: (p) => post({ type: 'load-progress', id, progress: { phase: 'upload', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal } }),
+  });
+  try {
+    checkTokenizerFitsModel(tokenizer, loaded.config.vocabSize);
+  } catch (e) {
+    loaded.dispose();
+    throw e;
+  }
+  const tokenizerName = tokenizerSource.kind === 'hub' ? tokenizerSource.repo : tokenizerSource.name;
+  lab = {
+    model: loaded,
+    tokenizer,
+    modelInfo: { id: model.id, file: model.kind === 'file' ? model.file.name : model.url },
+    tokenizerId: tokenizerName,
+    engineInfo: { backend: 'webgpu', adapter: ctx.adapter.description },
+  };
+  const { config } = loaded;
+  post({
+    type: 'loaded',
+    id,
+    model: {
+      id: model.id,
+      architecture: config.arch,
+      nLayer: config.nLayer,
+      nHead: config.nHead,
+      nHeadKv: config.nHeadKv,
+      nEmbd: config.nEmbd,
+      contextLength: config.contextLength,
+      vocabSize: config.vocabSize,
+      weightBytes: loaded.weightBytes,
+      fileBytes: await source.size(),
+      cached,
+      ...(note ? { note } : {}),
+      tokenizer: tokenizerName,
+    },
+  });
+}
+
+function requireLab(): Lab {
+  if (!lab) throw new Error('No model is loaded; load a model first.');
+  return lab;
+}
+
+async function handle(request: Exclude<Request, { type: 'cancel' }>, signal: AbortSignal) {
+  switch (request.type) {
+    case 'probe': {
+      try {
+        const ctx = await gpu();
+        post({ type: 'probed', id: request.id, adapter: { description: ctx.adapter.description, features: ctx.adapter.features } });
+      } catch (e) {
+        post({ type: 'probed', id: request.id, adapter: null, reason: wireError(e).message });
+      }
+      return;
+    }
+    case 'load':
+      return load(request.id, request.model, request.tokenizer, signal);
+    case 'run': {
+      const trace = await runScenario(requireLab(), request.scenario, {
+        signal,
+        onProgress: (progress) => post({ type: 'lab-progress', id: request.id, progress }),
+        onStep: (step, { steps: _steps, ...header }) => post({ type: 'step', id: request.id, step, trace: header }),
+      });
+      post({ type: 'done', id: request.id, trace });
+      return;
+    }
+    case 'rerun-defense': {
+      const trace = await rerunDefense(requireLab(), request.trace, request.defense, {
+        signal,
+        onProgress: (progress) => post({ type: 'lab-progress', id: request.id, progress }),
+      });
+      post({ type: 'done', id: request.id, trace });
+      return;
+    }
+  }
+}
+
+self.onmessage = (event: MessageEvent<Request>) => {
+  const request = event.data;
+  if (request.type === 'cancel') {
+    controllers.get(request.target)?.abort();
+    return;
+  }
+  const controller = new AbortController();
+  controllers.set(request.id, controller);
+  const run = async () => {
+    try {
+      if (controller.signal.aborted) throw new DOMException('Cancelled.', 'AbortError');
+      await handle(request, controller.signal);
+    } catch (e) {
+      post({ type: 'error', id: request.id, error: wireError(e) });
+    } finally {
+      controllers.delete(request.id);
+    }
+  };
+  // One request at a time: the model and its KV cache are shared state.
+  queue = queue.then(run, run);
+};

@@ -1,0 +1,75 @@
+// The typed message protocol between the UI and the engine worker. Every request carries an id;
+// the worker answers with progress events and exactly one `done` or `error` for that id.
+
+import type { AttackSpec, DefenseSpec, LabProgress, Scenario } from '../lab/runner';
+import type { Trace, TraceStep } from '../lab/trace';
+
+/** Where the model comes from: a URL (downloaded once into the browser cache) or a local file. */
+export type ModelSource =
+  | { readonly kind: 'url'; readonly url: string; readonly id: string }
+  | { readonly kind: 'file'; readonly file: File; readonly id: string };
+
+/** Where the tokenizer comes from: a hub repo (or mirror), or the two JSON files picked locally. */
+export type TokenizerSource =
+  | { readonly kind: 'hub'; readonly repo: string; readonly hub?: string }
+  | { readonly kind: 'files'; readonly tokenizerJson: string; readonly tokenizerConfig: string; readonly name: string };
+
+export interface ModelSummary {
+  readonly id: string;
+  readonly architecture: string;
+  readonly nLayer: number;
+  readonly nHead: number;
+  readonly nHeadKv: number;
+  readonly nEmbd: number;
+  readonly contextLength: number;
+  readonly vocabSize: number;
+  readonly weightBytes: number;
+  readonly fileBytes: number;
+  /** Came from the browser cache (no download). */
+  readonly cached: boolean;
+  /** A note for the user, e.g. that the cache is unavailable and the model streams from the network. */
+  readonly note?: string;
+  readonly tokenizer: string;
+}
+
+export interface AdapterInfo {
+  readonly description: string;
+  readonly features: readonly string[];
+}
+
+export type Request =
+  | { readonly type: 'probe'; readonly id: number }
+  | { readonly type: 'load'; readonly id: number; readonly model: ModelSource; readonly tokenizer: TokenizerSource }
+  | { readonly type: 'run'; readonly id: number; readonly scenario: Scenario }
+  | { readonly type: 'rerun-defense'; readonly id: number; readonly trace: Trace; readonly defense: DefenseSpec }
+  | { readonly type: 'cancel'; readonly id: number; readonly target: number };
+
+export type LoadPhase = 'download' | 'upload' | 'tokenizer' | 'compile';
+
+export interface LoadProgressEvent {
+  readonly phase: LoadPhase;
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  /** Download only. */
+  readonly bytesPerSecond?: number;
+  readonly secondsLeft?: number;
+}
+
+/** An error as it crosses the worker boundary: the class name decides how the UI words it. */
+export interface WireError {
+  readonly name: string;
+  readonly message: string;
+}
+
+export type Response =
+  | { readonly type: 'probed'; readonly id: number; readonly adapter: AdapterInfo | null; readonly reason?: string }
+  | { readonly type: 'load-progress'; readonly id: number; readonly progress: LoadProgressEvent }
+  | { readonly type: 'loaded'; readonly id: number; readonly model: ModelSummary }
+  | { readonly type: 'lab-progress'; readonly id: number; readonly progress: LabProgress }
+  | { readonly type: 'step'; readonly id: number; readonly step: TraceStep; readonly trace: Omit<Trace, 'steps'> }
+  | { readonly type: 'done'; readonly id: number; readonly trace: Trace }
+  | { readonly type: 'error'; readonly id: number; readonly error: WireError }
+  /** The GPU device was lost (driver reset, too much memory): the model must be loaded again. */
+  | { readonly type: 'device-lost'; readonly message: string };
+
+export type { AttackSpec, DefenseSpec, Scenario };
