@@ -31,6 +31,7 @@ async function followUrl(): Promise<string[]> {
   }
   if (params.attack) setState({ attack: params.attack });
   if (params.steps) setState({ steps: params.steps });
+  if (params.tokens) setState({ maxNewTokens: params.tokens });
   if (!params.model) return [...params.problems];
   if (!(await probeWebGPU())) return [...params.problems];
   const loaded = await loadModelChoice({ model: params.model, tokenizer: params.tokenizer, hub: params.hub });

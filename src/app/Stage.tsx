@@ -5,6 +5,7 @@ import { useEffect, useMemo } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Trace, TraceRun } from '../lab/trace';
 import { setState, useApp } from '../store';
+import { requestMap } from './actions';
 import { AttentionMatrix, HeadGrid, ResponsePanel, SlippingTimeline, TokenStrip } from '../ui/panels';
 
 /** Text of a generated token id, from the run's own decoded tokens. */
@@ -39,7 +40,7 @@ export function usePlayback(ms = 1400) {
 
 export function Stage({ trace }: { trace: Trace }) {
   const { t } = useTranslation();
-  const { step, layer, head, query, showDefended, redacted, playing, sinkAdjusted, traceSource } = useApp();
+  const { step, layer, head, query, showDefended, redacted, playing, sinkAdjusted, traceSource, status, running, mapPending } = useApp();
   usePlayback();
   const run = currentRun(trace, step, showDefended);
   const hasDefended = trace.steps.some((s) => s.defended);
@@ -100,9 +101,14 @@ export function Stage({ trace }: { trace: Trace }) {
         <AttentionMatrix
           trace={trace}
           run={run}
-          layer={layer}
-          head={head}
+          // With no head chosen, show the head the trace recorded (the strongest safety head).
+          layer={layer === 'mean' && head === 'mean' && run.map ? run.map.layer : layer}
+          head={layer === 'mean' && head === 'mean' && run.map ? run.map.head : head}
           onSelectHead={(l, h) => setState({ layer: l, head: h })}
+          mapPending={mapPending}
+          {...(traceSource === 'live' && status === 'ready' && !running
+            ? { onRequestMap: (l: number, h: number) => void requestMap(step, showDefended, l, h) }
+            : {})}
         />
       </div>
       <ResponsePanel

@@ -262,6 +262,33 @@ export function scheduleDefenseRerun(delayMs = 350): void {
   }, delayMs);
 }
 
+let mapCall: Call<unknown> | undefined;
+
+/**
+ * Computes the selected head's map for the shown step (undefended or defended run) and stores it
+ * in the trace, so the matrix panel (and a saved trace) has it.
+ */
+export async function requestMap(stepIndex: number, defended: boolean, layer: number, head: number): Promise<void> {
+  const { trace, status } = getState();
+  const step = trace?.steps[stepIndex];
+  const run = defended ? step?.defended : step;
+  if (!trace || !run || status !== 'ready') return;
+  mapCall?.cancel();
+  const defense = defended ? defenseOf(getState()) : ({ kind: 'none' } as const);
+  const call = engine().map(run.tokens, layer, head, defense);
+  mapCall = call;
+  setState({ mapPending: true });
+  try {
+    const map = await call.result;
+    const current = getState().trace;
+    if (mapCall !== call || current !== trace) return;
+    const steps = current.steps.map((s, i) => (i !== stepIndex ? s : defended && s.defended ? { ...s, defended: { ...s.defended, map } } : { ...s, map }));
+    setState({ trace: { ...current, steps }, mapPending: false });
+  } catch (error) {
+    if (mapCall === call) setState({ mapPending: false, runError: isCancel(error) ? undefined : messageOf(error) });
+  }
+}
+
 // ---- traces --------------------------------------------------------------------------------
 
 export async function importTraceFile(file: File): Promise<boolean> {

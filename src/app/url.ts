@@ -10,6 +10,8 @@ export interface UrlParams {
   readonly request?: string;
   readonly attack?: AttackKind;
   readonly steps?: number;
+  /** `tokens=<n>`: response length in tokens (default 32). */
+  readonly tokens?: number;
   readonly run: boolean;
   /** `present=1`: open in presenter mode once the run is done. */
   readonly present: boolean;
@@ -39,6 +41,12 @@ export function parseUrlParams(search: string): UrlParams {
     if (/^\d+$/.test(stepsText) && Number(stepsText) >= 1 && Number(stepsText) <= 50) steps = Number(stepsText);
     else problems.push(`The link's steps "${stepsText}" must be a whole number from 1 to 50.`);
   }
+  let tokens: number | undefined;
+  const tokensText = text('tokens');
+  if (tokensText !== undefined) {
+    if (/^\d+$/.test(tokensText) && Number(tokensText) >= 1 && Number(tokensText) <= 256) tokens = Number(tokensText);
+    else problems.push(`The link's tokens "${tokensText}" must be a whole number from 1 to 256.`);
+  }
   const lang = text('lang');
   return {
     model: text('model'),
@@ -47,6 +55,7 @@ export function parseUrlParams(search: string): UrlParams {
     request: text('request'),
     attack,
     steps,
+    tokens,
     run: params.get('run') === '1' || params.get('run') === 'true',
     present: params.get('present') === '1',
     lang: lang === 'en' || lang === 'ja' ? lang : undefined,

@@ -533,3 +533,30 @@ function fromNested(matrix: readonly (readonly number[])[]): LayerHeadValues {
   const nHead = matrix[0]?.length ?? 0;
   return { nLayer, nHead, values: Float64Array.from(matrix.flat()) };
 }
+
+/**
+ * The full (query × key) attention map of one head over a run's prompt tokens, under the given
+ * defense's temperatures (the app's matrix panel asks for heads the trace did not record).
+ */
+export async function computeMap(
+  lab: Lab,
+  tokens: readonly number[],
+  head: { readonly layer: number; readonly head: number },
+  defense: DefenseSpec = { kind: 'none' },
+  signal?: AbortSignal,
+): Promise<NonNullable<TraceRun['map']>> {
+  const { model } = lab;
+  const { nLayer, nHead } = model.config;
+  if (!(head.layer >= 0 && head.layer < nLayer && head.head >= 0 && head.head < nHead)) {
+    throw new EngineInputError(`There is no layer ${head.layer} head ${head.head} in this model; pick a layer below ${nLayer} and a head below ${nHead}.`);
+  }
+  model.setAttentionTemperature(defenseTemperatures(lab, defense));
+  try {
+    const result = await model.generate(tokens, { maxNewTokens: 0, logits: 'none', attention: { rows: 'last-and-generated', map: head }, signal });
+    const P = tokens.length;
+    const data = result.attention!.map!.data;
+    return { layer: head.layer, head: head.head, data: Array.from({ length: P }, (_, q) => Array.from(data.subarray(q * P, (q + 1) * P), round6)) };
+  } finally {
+    model.setAttentionTemperature(defenseTemperatures(lab, { kind: 'none' }));
+  }
+}

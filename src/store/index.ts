@@ -47,6 +47,8 @@ export interface TraceSlice {
   running: boolean;
   /** A defense re-run in progress (the slider changed). */
   rerunning: boolean;
+  /** A head's attention map is being computed for the matrix panel. */
+  mapPending?: boolean;
   labProgress?: LabProgress;
   runError?: string;
   traceError?: string;

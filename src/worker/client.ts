@@ -2,7 +2,7 @@
 // cancellation, over the typed protocol.
 
 import type { LabProgress } from '../lab/runner';
-import type { Trace, TraceStep } from '../lab/trace';
+import type { Trace, TraceRun, TraceStep } from '../lab/trace';
 import type {
   AdapterInfo,
   DefenseSpec,
@@ -86,6 +86,10 @@ export class EngineClient {
         this.pending.delete(response.id);
         pending.resolve(response.trace);
         return;
+      case 'map-done':
+        this.pending.delete(response.id);
+        pending.resolve(response.map);
+        return;
       default:
         pending.onEvent?.(response);
     }
@@ -122,6 +126,10 @@ export class EngineClient {
 
   rerunDefense(trace: Trace, defense: DefenseSpec, onProgress?: (progress: LabProgress) => void): Call<Trace> {
     return this.call<Trace>({ type: 'rerun-defense', trace, defense }, (r) => r.type === 'lab-progress' && onProgress?.(r.progress));
+  }
+
+  map(tokens: readonly number[], layer: number, head: number, defense: DefenseSpec): Call<NonNullable<TraceRun['map']>> {
+    return this.call({ type: 'map', tokens, layer, head, defense });
   }
 
   terminate(): void {

@@ -10,7 +10,7 @@ import { GpuContext } from '../engine/gpu';
 import { browserPlatform } from '../engine/platform-browser';
 import type { LoadedModel } from '../engine/api';
 import { blobSource, type ByteSource } from '../gguf/source';
-import { rerunDefense, runScenario, type Lab } from '../lab/runner';
+import { computeMap, rerunDefense, runScenario, type Lab } from '../lab/runner';
 import { loadHubTokenizer, tokenizerFromJson, checkTokenizerFitsModel, type ChatTokenizer } from '../tokenizer/tokenizer';
 import type { ModelSource, Request, Response, TokenizerSource, WireError } from './protocol';
 
@@ -149,6 +149,11 @@ async function handle(request: Exclude<Request, { type: 'cancel' }>, signal: Abo
         onProgress: (progress) => post({ type: 'lab-progress', id: request.id, progress }),
       });
       post({ type: 'done', id: request.id, trace });
+      return;
+    }
+    case 'map': {
+      const map = await computeMap(requireLab(), request.tokens, { layer: request.layer, head: request.head }, request.defense, signal);
+      post({ type: 'map-done', id: request.id, map });
       return;
     }
   }

@@ -2,7 +2,7 @@
 // the worker answers with progress events and exactly one `done` or `error` for that id.
 
 import type { AttackSpec, DefenseSpec, LabProgress, Scenario } from '../lab/runner';
-import type { Trace, TraceStep } from '../lab/trace';
+import type { Trace, TraceRun, TraceStep } from '../lab/trace';
 
 /** Where the model comes from: a URL (downloaded once into the browser cache) or a local file. */
 export type ModelSource =
@@ -42,6 +42,8 @@ export type Request =
   | { readonly type: 'load'; readonly id: number; readonly model: ModelSource; readonly tokenizer: TokenizerSource }
   | { readonly type: 'run'; readonly id: number; readonly scenario: Scenario }
   | { readonly type: 'rerun-defense'; readonly id: number; readonly trace: Trace; readonly defense: DefenseSpec }
+  /** One head's full map for a step's prompt (the trace records one head per step). */
+  | { readonly type: 'map'; readonly id: number; readonly tokens: readonly number[]; readonly layer: number; readonly head: number; readonly defense: DefenseSpec }
   | { readonly type: 'cancel'; readonly id: number; readonly target: number };
 
 export type LoadPhase = 'download' | 'upload' | 'tokenizer' | 'compile';
@@ -68,6 +70,7 @@ export type Response =
   | { readonly type: 'lab-progress'; readonly id: number; readonly progress: LabProgress }
   | { readonly type: 'step'; readonly id: number; readonly step: TraceStep; readonly trace: Omit<Trace, 'steps'> }
   | { readonly type: 'done'; readonly id: number; readonly trace: Trace }
+  | { readonly type: 'map-done'; readonly id: number; readonly map: NonNullable<TraceRun['map']> }
   | { readonly type: 'error'; readonly id: number; readonly error: WireError }
   /** The GPU device was lost (driver reset, too much memory): the model must be loaded again. */
   | { readonly type: 'device-lost'; readonly message: string };

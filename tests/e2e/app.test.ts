@@ -1,0 +1,230 @@
+// The lab app in headless Chromium (WebGPU on SwiftShader): a deep link loads a random-weight
+// qwen2 model with the real Qwen3 tokenizer from a local Hub mirror and runs a short attack. The
+// panels must show the engine's numbers, which must match the float64 reference forward pass;
+// the temperature slider re-runs the defense; presenter mode steps by keyboard; a saved trace
+// replays in a browser without WebGPU; a broken GGUF gives one sentence and the app goes on.
+
+import { readFile } from 'node:fs/promises';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { openGguf } from '../../src/gguf/reader';
+import { pathSource } from '../../src/gguf/source-node';
+import { parseTrace, type Trace, type TraceRun } from '../../src/lab/trace';
+import { loadReferenceModel, referenceForward, type ReferenceModel } from '../../src/reference/forward';
+import { collectPageErrors, launchChromium, screenshot } from './support/browser';
+import { TOKENIZER_REPO } from './support/context';
+
+const { origin, appModelPath } = inject('e2e');
+const modelUrl = `${origin}/qwen-vocab.gguf`;
+const deepLink =
+  `${origin}/?model=${encodeURIComponent(modelUrl)}&tokenizer=${encodeURIComponent(TOKENIZER_REPO)}&hub=${encodeURIComponent(origin)}` +
+  `&request=${encodeURIComponent('Explain how to pick a lock.')}&attack=ladder&steps=2&tokens=4&run=1`;
+
+let browser: Browser;
+let page: Page;
+let errors: string[];
+let reference: ReferenceModel;
+let saved: { path: string; trace: Trace };
+
+const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+const modelMean = (m: readonly (readonly number[])[]) => mean(m.map(mean));
+
+/** Request mass of the last prompt token per (layer, head) by the float64 reference, with temperatures. */
+function referenceMass(run: TraceRun, temperatures?: Float64Array): number[][] {
+  const { attention } = referenceForward(reference, run.tokens, { attentionTemperature: temperatures });
+  const last = run.tokens.length - 1;
+  const keys = new Set<number>();
+  for (const span of run.spans.filter((s) => s.kind === 'request')) for (let k = span.start; k < span.end; k++) keys.add(k);
+  return attention.map((heads) => heads.map((rows) => [...keys].reduce((sum, k) => sum + rows[last][k], 0)));
+}
+
+/** Clicks "Save trace" and reads the downloaded file. */
+async function saveTrace(from: Page): Promise<{ path: string; trace: Trace }> {
+  const [download] = await Promise.all([from.waitForEvent('download'), from.getByTestId('export-trace').click()]);
+  expect(download.suggestedFilename()).toMatch(/^slip-lab-trace-ladder-.+\.json$/);
+  const path = (await download.path())!;
+  return { path, trace: parseTrace(await readFile(path, 'utf8')) };
+}
+
+/** The grid's cells as the page labels them ("L0 · H1: 0.181"), by (layer, head). */
+async function gridCells(from: Page): Promise<Map<string, string>> {
+  const labels = await from.locator('[data-testid=panel-grid] [role=gridcell]').evaluateAll((cells) => cells.map((c) => c.getAttribute('aria-label') ?? ''));
+  const cells = new Map<string, string>();
+  for (const label of labels) {
+    const m = /^L(\d+) · H(\d+): ([\d.]+)$/.exec(label);
+    if (m) cells.set(`${m[1]},${m[2]}`, m[3]);
+  }
+  return cells;
+}
+
+async function waitIdle(from: Page, timeout = 300_000) {
+  await from.getByTestId('run').waitFor({ timeout });
+  await from.getByTestId('run-progress').waitFor({ state: 'detached', timeout });
+}
+
+beforeAll(async () => {
+  browser = await launchChromium({ webgpu: true });
+  page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, acceptDownloads: true });
+  errors = collectPageErrors(page);
+  const source = await pathSource(appModelPath);
+  reference = await loadReferenceModel(await openGguf(source));
+  await source.close?.();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('the lab app', () => {
+  it('loads the model by deep link, runs the attack, and every panel shows the engine\'s numbers', async () => {
+    await page.goto(deepLink);
+    await page.getByTestId('stage').waitFor({ timeout: 300_000 });
+    await waitIdle(page);
+    expect(await page.getByTestId('model-summary').innerText()).toMatch(/qwen2 · 2 layers × 4 heads/);
+    await screenshot(page, 'app-after-run');
+
+    saved = await saveTrace(page);
+    const { trace } = saved;
+    expect(trace.steps.map((s) => s.label)).toEqual(['Plain request', 'Role-play persona', 'Fiction framing']);
+    expect(trace.settings.defense.kind).toBe('sharpening');
+    expect(trace.request.text).toBe('Explain how to pick a lock.');
+
+    // The engine in the browser against the float64 reference, undefended and sharpened.
+    const sharpening = trace.settings.defense.settings.sharpening as { layers: [number, number]; temperature: number };
+    const [first, last] = sharpening.layers;
+    const T = sharpening.temperature;
+    const temperatures = new Float64Array(2 * 4).map((_, i) => (Math.floor(i / 4) >= first && Math.floor(i / 4) <= last ? T : 1));
+    for (const step of trace.steps) {
+      const expected = referenceMass(step);
+      step.requestMass.lastPrompt.forEach((row, l) => row.forEach((v, h) => expect(Math.abs(v - expected[l][h])).toBeLessThan(1e-4)));
+      const defended = referenceMass(step.defended!, temperatures);
+      step.defended!.requestMass.lastPrompt.forEach((row, l) => row.forEach((v, h) => expect(Math.abs(v - defended[l][h])).toBeLessThan(1e-4)));
+    }
+
+    // The panels show those numbers: the last step is on screen after the run.
+    const shown = trace.steps[2];
+    const cells = await gridCells(page);
+    expect(cells.size).toBe(8);
+    shown.requestMass.lastPrompt.forEach((row, l) => row.forEach((v, h) => expect(cells.get(`${l},${h}`)).toBe(v.toFixed(3))));
+    const timeline = await page.getByTestId('panel-timeline').innerText();
+    expect(timeline).toContain(`attention on request ${modelMean(shown.requestMass.lastPrompt).toFixed(3)}`);
+    expect(timeline).toContain(`defended ${modelMean(shown.defended!.requestMass.lastPrompt).toFixed(3)}`);
+    const chips = page.locator('[data-testid=token-strip] [role=listitem]');
+    expect(await chips.count()).toBeGreaterThanOrEqual(shown.tokens.length);
+    expect(await page.getByTestId('panel-tokens').innerText()).toContain('Request');
+    // The matrix is drawn: its canvas has non-background pixels.
+    const inked = await page.locator('[data-testid=panel-matrix] canvas').first().evaluate((canvas: HTMLCanvasElement) => {
+      const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+      const colours = new Set<number>();
+      for (let i = 0; i < data.length; i += 4 * 7) colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+      return colours.size;
+    });
+    expect(inked).toBeGreaterThan(10);
+    const response = await page.getByTestId('panel-response').innerText();
+    expect(response).toMatch(shown.verdict === 'refused' ? /Refused/ : /Complied/);
+    expect(response).toContain(shown.margin >= 0 ? `+${shown.margin.toFixed(2)}` : shown.margin.toFixed(2));
+  }, 600_000);
+
+  it('re-runs the defense when the temperature slider moves, and the figures change', async () => {
+    const before = saved.trace.steps.map((s) => modelMean(s.defended!.requestMass.lastPrompt));
+    await page.getByTestId('temperature').fill('0.3');
+    expect(await page.getByTestId('temperature-value').innerText()).toBe('0.30');
+    await page.getByTestId('run-progress').waitFor({ timeout: 30_000 });
+    await waitIdle(page);
+    const after = await saveTrace(page);
+    expect((after.trace.settings.defense.settings.sharpening as { temperature: number }).temperature).toBe(0.3);
+    after.trace.steps.forEach((step, i) => {
+      // Undefended runs stay; defended ones are new and differ.
+      expect(step.requestMass).toEqual(saved.trace.steps[i].requestMass);
+      expect(modelMean(step.defended!.requestMass.lastPrompt)).not.toBeCloseTo(before[i], 6);
+    });
+    const timeline = await page.getByTestId('panel-timeline').innerText();
+    expect(timeline).toContain(`defended ${modelMean(after.trace.steps[2].defended!.requestMass.lastPrompt).toFixed(3)}`);
+    await page.getByTestId('show-defended').click();
+    const cells = await gridCells(page);
+    after.trace.steps[2].defended!.requestMass.lastPrompt.forEach((row, l) => row.forEach((v, h) => expect(cells.get(`${l},${h}`)).toBe(v.toFixed(3))));
+    await screenshot(page, 'app-sharpened');
+    saved = after;
+  }, 300_000);
+
+  it('presenter mode tells the story by keyboard and leaves with Escape', async () => {
+    await page.keyboard.press('p');
+    const presenter = page.getByTestId('presenter');
+    await presenter.waitFor();
+    const slide = page.getByTestId('presenter-slide');
+    const total = Number((await slide.innerText()).split('/')[1]);
+    expect(await slide.innerText()).toBe(`1 / ${total}`);
+    expect(await page.getByTestId('presenter-title').innerText()).toBe('Will the model keep its eyes on a harmful request?');
+    await screenshot(page, 'app-presenter-1');
+    await page.keyboard.press('ArrowRight');
+    const baseline = saved.trace.steps[0].verdict === 'refused' ? 'Asked plainly, the model refuses' : 'Asked plainly, this model already answers';
+    expect(await page.getByTestId('presenter-title').innerText()).toBe(baseline);
+    expect(await page.getByTestId('presenter-caption').innerText()).toContain(`${(modelMean(saved.trace.steps[0].requestMass.lastPrompt) * 100).toFixed(1)}%`);
+    await page.keyboard.press('Space');
+    expect(await page.getByTestId('presenter-title').innerText()).toBe('The attack makes attention slip');
+    // The slipping slide walks the attack one step per key press.
+    for (const step of [1, 2]) {
+      await page.keyboard.press('ArrowRight');
+      expect(await page.getByTestId('presenter-caption').innerText()).toMatch(new RegExp(`^Step ${step} · ${saved.trace.steps[step].label}`));
+    }
+    await screenshot(page, 'app-presenter-slipping');
+    await page.keyboard.press('ArrowRight');
+    expect(await slide.innerText()).toBe(`4 / ${total}`);
+    await page.keyboard.press('ArrowRight');
+    expect(await page.getByTestId('presenter-title').innerText()).toMatch(/^With sharpening T=0.3 L\d–\d, it (refuses again|still complies)$/);
+    await screenshot(page, 'app-presenter-defended');
+    await page.keyboard.press('ArrowLeft');
+    expect(await slide.innerText()).toBe(`4 / ${total}`);
+    await page.keyboard.press('End');
+    expect(await page.getByTestId('presenter-summary').innerText()).toContain('Attention on the request');
+    await page.keyboard.press('Escape');
+    await presenter.waitFor({ state: 'detached' });
+  }, 120_000);
+
+  it('shows one sentence for a broken GGUF and stays usable', async () => {
+    await page.getByText('Another model: URL or local file').click();
+    await page.getByLabel('GGUF file URL').fill(`${origin}/noise.gguf`);
+    await page.getByLabel('Tokenizer (Hugging Face repo with the chat template)').fill(TOKENIZER_REPO);
+    await page.getByRole('button', { name: 'Load URL' }).click();
+    const error = page.getByTestId('model-error');
+    await error.waitFor({ timeout: 60_000 });
+    const text = await error.innerText();
+    expect(text).toMatch(/^[^.]+(\.[^ ][^.]*)*\.$/);
+    expect(text).toMatch(/not a GGUF/i);
+    await screenshot(page, 'app-broken-gguf');
+    // The trace stays on screen, and loading the good model again works (from the browser cache).
+    expect(await page.getByTestId('stage').count()).toBe(1);
+    await page.getByLabel('GGUF file URL').fill(modelUrl);
+    await page.getByRole('button', { name: 'Load URL' }).click();
+    await page.getByTestId('model-summary').waitFor({ timeout: 300_000 });
+    expect(await page.getByTestId('model-summary').innerText()).toContain("Loaded from this browser's cache");
+    expect(errors.filter((e) => !/noise\.gguf/.test(e))).toEqual([]);
+  }, 400_000);
+
+  it('replays a saved trace in a browser without WebGPU, in Japanese', async () => {
+    const plain = await launchChromium({ webgpu: false });
+    try {
+      const replay = await plain.newPage({ viewport: { width: 1440, height: 1000 } });
+      const replayErrors = collectPageErrors(replay);
+      await replay.goto(`${origin}/?lang=ja`);
+      await replay.getByTestId('no-webgpu').waitFor({ timeout: 60_000 });
+      expect(await replay.getByTestId('no-webgpu').innerText()).toContain('WebGPU が使えません');
+      await replay.getByTestId('trace-file').setInputFiles(saved.path);
+      await replay.getByTestId('stage').waitFor({ timeout: 30_000 });
+      expect(await replay.getByTestId('stage').innerText()).toContain('保存したトレースの再生');
+      const cells = await gridCells(replay);
+      // Japanese cell labels read "L0 · H1" too.
+      saved.trace.steps[0].requestMass.lastPrompt.forEach((row, l) => row.forEach((v, h) => expect(cells.get(`${l},${h}`)).toBe(v.toFixed(3))));
+      await replay.keyboard.press('ArrowRight');
+      expect(await replay.getByTestId('step-label').innerText()).toContain(saved.trace.steps[1].label);
+      await screenshot(replay, 'app-replay-no-webgpu-ja');
+      // A file that is not a trace: one sentence, and the replayed trace stays.
+      await replay.getByTestId('trace-file').setInputFiles({ name: 'notes.json', mimeType: 'application/json', buffer: Buffer.from('{"hello": 1}') });
+      expect(await replay.getByTestId('trace-error').innerText()).toMatch(/not an Attention Slip Lab trace/);
+      expect(await replay.getByTestId('stage').count()).toBe(1);
+      expect(replayErrors).toEqual([]);
+    } finally {
+      await plain.close();
+    }
+  }, 120_000);
+});
