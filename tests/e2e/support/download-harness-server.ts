@@ -1,0 +1,147 @@
+// Server for the download e2e test: a blank page with the bundled download harness, and files
+// served with Range, ETag and If-Range like a CDN, plus the faults a meeting-room network has:
+// throttling, a dropped connection, a server that ignores Range. Every request is logged.
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseRange } from './static-server';
+
+export interface LoggedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly range: string | undefined;
+  readonly ifRange: string | undefined;
+  status: number;
+  /** Body bytes written before the response ended or broke. */
+  bytesSent: number;
+}
+
+export interface ServedFile {
+  bytes: Uint8Array;
+  etag: string;
+}
+
+export interface Behaviour {
+  /** Answer Range requests with 206 (false: always 200 with the whole file). */
+  honourRange: boolean;
+  /** Body speed limit; undefined: as fast as possible. */
+  bytesPerSecond: number | undefined;
+  /** Destroy the connection after this many body bytes of the next file response (once). */
+  dropAfter: number | undefined;
+}
+
+export interface HarnessServer {
+  /** `http://127.0.0.1:<port>`; the page is `/`, files are `/files/<name>`. */
+  readonly origin: string;
+  readonly log: LoggedRequest[];
+  readonly files: Map<string, ServedFile>;
+  readonly behaviour: Behaviour;
+  /** File requests only (the page and script are left out). */
+  fileRequests(): LoggedRequest[];
+  close(): Promise<void>;
+}
+
+const PAGE = '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>download harness</title><script type="module" src="/harness.js"></script>';
+const PIECE = 64 * 1024;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function drainOrClose(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      response.off('drain', done).off('close', done);
+      resolve();
+    };
+    response.on('drain', done).on('close', done);
+  });
+}
+
+async function sendBody(response: ServerResponse, bytes: Uint8Array, entry: LoggedRequest, behaviour: Behaviour) {
+  const dropAt = behaviour.dropAfter;
+  behaviour.dropAfter = undefined;
+  let sent = 0;
+  while (sent < bytes.length && !response.destroyed) {
+    const limit = dropAt === undefined ? bytes.length : Math.min(bytes.length, dropAt);
+    if (sent >= limit) {
+      response.socket?.destroy();
+      return;
+    }
+    const piece = bytes.subarray(sent, Math.min(sent + PIECE, limit));
+    const drained = response.write(piece);
+    sent += piece.length;
+    entry.bytesSent = sent;
+    if (!drained) await drainOrClose(response);
+    if (behaviour.bytesPerSecond) await sleep((piece.length / behaviour.bytesPerSecond) * 1000);
+  }
+  response.end();
+}
+
+function handleFile(request: IncomingMessage, response: ServerResponse, file: ServedFile | undefined, entry: LoggedRequest, behaviour: Behaviour) {
+  if (!file) {
+    entry.status = 404;
+    response.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+    return;
+  }
+  const size = file.bytes.length;
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/octet-stream',
+    'Cache-Control': 'no-store',
+    ETag: file.etag,
+    ...(behaviour.honourRange ? { 'Accept-Ranges': 'bytes' } : {}),
+  };
+  // If-Range with another validator means "the file changed: send all of it".
+  const rangeApplies = behaviour.honourRange && entry.range !== undefined && (entry.ifRange === undefined || entry.ifRange === file.etag);
+  const range = rangeApplies ? parseRange(entry.range!, size) : undefined;
+  if (range === null) {
+    entry.status = 416;
+    response.writeHead(416, { ...headers, 'Content-Range': `bytes */${size}` }).end();
+    return;
+  }
+  const { start, end } = range ?? { start: 0, end: size - 1 };
+  if (range) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
+  headers['Content-Length'] = String(end - start + 1);
+  entry.status = range ? 206 : 200;
+  response.writeHead(entry.status, headers);
+  if (request.method === 'HEAD') {
+    response.end();
+    return;
+  }
+  void sendBody(response, file.bytes.subarray(start, end + 1), entry, behaviour);
+}
+
+/** Listens on 127.0.0.1 at a free port; `script` is the bundled harness served at /harness.js. */
+export async function serveDownloadHarness(script: string): Promise<HarnessServer> {
+  const log: LoggedRequest[] = [];
+  const files = new Map<string, ServedFile>();
+  const behaviour: Behaviour = { honourRange: true, bytesPerSecond: undefined, dropAfter: undefined };
+  const server = createServer((request, response) => {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const header = (name: string) => request.headers[name] as string | undefined;
+    const entry: LoggedRequest = { method: request.method ?? 'GET', path, range: header('range'), ifRange: header('if-range'), status: 200, bytesSent: 0 };
+    log.push(entry);
+    if (path === '/') response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(PAGE);
+    else if (path === '/harness.js') response.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-store' }).end(script);
+    else if (path.startsWith('/files/')) handleFile(request, response, files.get(path.slice('/files/'.length)), entry, behaviour);
+    else {
+      entry.status = 404;
+      response.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    log,
+    files,
+    behaviour,
+    fileRequests: () => log.filter((r) => r.path.startsWith('/files/')),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
