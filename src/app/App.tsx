@@ -8,6 +8,7 @@ import { requestText, targetText } from '../attacks/scenarios';
 import { getState, setState, useApp } from '../store';
 import { setLanguage, type UiLanguage } from '../ui/i18n';
 import { exportTrace, importTraceFile, loadModelChoice, loadScenarioFiles, probeWebGPU, runScenario } from './actions';
+import { ErrorMessage } from './ErrorMessage';
 import { ModelPanel } from './ModelPanel';
 import { Presenter, startPresenting } from './Presenter';
 import { ScenarioPanel } from './ScenarioPanel';
@@ -54,7 +55,14 @@ function NoWebGPU({ reason }: { reason?: string }) {
         <li>{t('shell.noWebgpuOther')}</li>
       </ul>
       <p>{t('shell.noWebgpuReplay')}</p>
-      {reason && reason !== 'no-api' && reason !== 'no-adapter' && <p className="muted">{reason}</p>}
+      {reason && reason !== 'no-api' && reason !== 'no-adapter' && (
+        <details>
+          <summary>{t('shell.technical')}</summary>
+          <p className="muted" lang="en">
+            {reason}
+          </p>
+        </details>
+      )}
     </div>
   );
 }
@@ -174,11 +182,7 @@ export function App() {
               {p}
             </p>
           ))}
-          {traceError && (
-            <p className="error" role="alert" data-testid="trace-error">
-              {traceError}
-            </p>
-          )}
+          {traceError && <ErrorMessage error={traceError} testId="trace-error" />}
           {trace ? (
             <Stage trace={trace} />
           ) : (

@@ -6,6 +6,7 @@ import { useTranslation } from 'react-i18next';
 import { CATALOGUE, modelUrl } from '../../models/catalogue';
 import { clearCache, formatBytes, listCached, storageEstimate, type CacheEntry, type StorageEstimate } from '../download';
 import { useApp } from '../store';
+import { ErrorMessage } from './ErrorMessage';
 import { cancelLoad, loadLocalFile, loadModelChoice } from './actions';
 
 function formatDuration(seconds: number | undefined, t: (key: 'model.secondsLeft' | 'model.minutesLeft', options: { n: number }) => string): string {
@@ -116,11 +117,7 @@ export function ModelPanel({ hub }: { hub?: string }) {
           </button>
         </div>
       )}
-      {status === 'error' && error && (
-        <p className="error" role="alert" data-testid="model-error">
-          {error}
-        </p>
-      )}
+      {status === 'error' && error && <ErrorMessage error={error} testId="model-error" />}
       {status === 'ready' && summary && (
         <p className="model-summary" data-testid="model-summary">
           <strong>{summary.id}</strong>

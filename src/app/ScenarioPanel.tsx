@@ -5,6 +5,7 @@ import { useEffect, useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { requestText, targetText, type ScenarioRequest } from '../attacks/scenarios';
 import { setState, useApp, type AttackKind } from '../store';
+import { ErrorMessage } from './ErrorMessage';
 import { cancelRun, loadScenarioFiles, runScenario, scheduleDefenseRerun, type ScenarioFiles } from './actions';
 
 const ATTACKS: readonly AttackKind[] = ['ladder', 'ica', 'suffix', 'custom', 'none'];
@@ -251,11 +252,7 @@ export function ScenarioPanel() {
         )}
       </div>
       {!ready && <p className="muted hint">{t('scenario.needsModel')}</p>}
-      {s.runError && (
-        <p className="error" role="alert" data-testid="run-error">
-          {s.runError === 'empty-request' ? t('scenario.emptyRequest') : s.runError}
-        </p>
-      )}
+      {s.runError && <ErrorMessage error={s.runError} testId="run-error" />}
     </section>
   );
 }

@@ -8,7 +8,7 @@ import { ladderTrajectory } from '../attacks/ladder';
 import { parseIcaDemosFile, parseRequestsFile, parseTemplatesFile, type IcaDemosFile, type RequestsFile, type TemplatesFile } from '../attacks/scenarios';
 import type { AttackSpec, DefenseSpec, Scenario } from '../lab/runner';
 import { parseTrace, serializeTrace, type Trace } from '../lab/trace';
-import { getState, setState, showTrace, type ScenarioSlice } from '../store';
+import { getState, setState, showTrace, type ScenarioSlice, type UiError } from '../store';
 import { EngineClient, isCancel, type Call } from '../worker/client';
 import type { ModelSource, TokenizerSource } from '../worker/protocol';
 
@@ -19,14 +19,14 @@ let runCall: Call<Trace> | undefined;
 function engine(): EngineClient {
   if (!client) {
     client = new EngineClient();
-    client.onDeviceLost((message) => setState({ status: 'error', modelError: message, summary: undefined, running: false, rerunning: false }));
+    client.onDeviceLost((message) => setState({ status: 'error', modelError: { name: 'DeviceLostError', message }, summary: undefined, running: false, rerunning: false }));
   }
   return client;
 }
 
-function messageOf(error: unknown): string {
-  if (error instanceof Error && error.message) return error.message;
-  return `Something went wrong (${String(error)}); reload the page and try again.`;
+function messageOf(error: unknown): UiError {
+  if (error instanceof Error && error.message) return { name: error.name, message: error.message };
+  return { name: 'Error', message: `Something went wrong (${String(error)}); reload the page and try again.` };
 }
 
 /** Asks the worker for a WebGPU adapter; without `navigator.gpu` there is no need to start it. */
@@ -40,7 +40,7 @@ export async function probeWebGPU(): Promise<boolean> {
     setState(adapter ? { webgpu: 'available', adapter } : { webgpu: 'missing', webgpuReason: reason ?? 'no-adapter' });
     return adapter !== null;
   } catch (error) {
-    setState({ webgpu: 'missing', webgpuReason: messageOf(error) });
+    setState({ webgpu: 'missing', webgpuReason: messageOf(error).message });
     return false;
   }
 }
@@ -58,7 +58,7 @@ export function resolveChoice(choice: ModelChoice): { model: ModelSource; tokeni
   const entry = findModel(choice.model);
   if (entry) {
     return {
-      model: { kind: 'url', url: modelUrl(entry, hub), id: entry.id },
+      model: { kind: 'url', url: modelUrl(entry, hub), id: entry.id, name: `${entry.name} ${entry.quant}` },
       tokenizer: { kind: 'hub', repo: choice.tokenizer || entry.tokenizerRepo, hub },
       label: `${entry.name} ${entry.quant}`,
     };
@@ -107,7 +107,7 @@ async function loadWith(model: ModelSource, tokenizer: TokenizerSource, label: s
 export async function loadModelChoice(choice: ModelChoice): Promise<boolean> {
   const resolved = resolveChoice(choice);
   if ('error' in resolved) {
-    setState({ status: 'error', modelError: resolved.error });
+    setState({ status: 'error', modelError: { name: 'ChoiceError', message: resolved.error } });
     return false;
   }
   return loadWith(resolved.model, resolved.tokenizer, resolved.label);
@@ -197,7 +197,7 @@ export async function runScenario(): Promise<void> {
   const state = getState();
   if (state.status !== 'ready' || state.running) return;
   if (state.requestText.trim() === '') {
-    setState({ runError: 'empty-request' });
+    setState({ runError: { name: 'EmptyRequest', message: 'The request is empty; type the request the attack should try to get answered.' } });
     return;
   }
   let scenario: Scenario;

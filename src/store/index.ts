@@ -7,6 +7,12 @@ import type { LabProgress } from '../lab/runner';
 import type { Trace } from '../lab/trace';
 import type { AdapterInfo, LoadProgressEvent, ModelSummary } from '../worker/protocol';
 
+/** An error for the UI: its class name (which picks the Japanese headline) and its English sentence. */
+export interface UiError {
+  readonly name: string;
+  readonly message: string;
+}
+
 export type AttackKind = 'ica' | 'ladder' | 'suffix' | 'custom' | 'none';
 export type HeadChoice = number | 'mean';
 
@@ -19,7 +25,7 @@ export interface ModelSlice {
   loadingLabel?: string;
   loadProgress?: LoadProgressEvent;
   summary?: ModelSummary;
-  modelError?: string;
+  modelError?: UiError;
 }
 
 export interface ScenarioSlice {
@@ -50,8 +56,8 @@ export interface TraceSlice {
   /** A head's attention map is being computed for the matrix panel. */
   mapPending?: boolean;
   labProgress?: LabProgress;
-  runError?: string;
-  traceError?: string;
+  runError?: UiError;
+  traceError?: UiError;
 }
 
 export interface ViewSlice {

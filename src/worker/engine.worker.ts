@@ -61,7 +61,7 @@ async function load(id: number, model: ModelSource, tokenizerSource: TokenizerSo
   if (model.kind === 'file') {
     source = blobSource(model.file);
   } else {
-    const opened = await openModelSource(model.url, {
+    const opened = await openModelSource({ url: model.url, ...(model.name ? { name: model.name } : {}) }, {
       signal,
       onProgress: (p) =>
         post({
@@ -71,7 +71,8 @@ async function load(id: number, model: ModelSource, tokenizerSource: TokenizerSo
         }),
     });
     source = opened.source;
-    cached = opened.cached;
+    // From the cache only when nothing had to be fetched now.
+    cached = opened.cached && !opened.downloaded;
     note = opened.note;
   }
   post({ type: 'load-progress', id, progress: { phase: 'tokenizer', bytesDone: 0, bytesTotal: 1 } });

@@ -6,7 +6,7 @@ import type { Trace, TraceRun, TraceStep } from '../lab/trace';
 
 /** Where the model comes from: a URL (downloaded once into the browser cache) or a local file. */
 export type ModelSource =
-  | { readonly kind: 'url'; readonly url: string; readonly id: string }
+  | { readonly kind: 'url'; readonly url: string; readonly id: string; readonly name?: string }
   | { readonly kind: 'file'; readonly file: File; readonly id: string };
 
 /** Where the tokenizer comes from: a hub repo (or mirror), or the two JSON files picked locally. */

@@ -201,6 +201,28 @@ describe('the lab app', () => {
     expect(errors.filter((e) => !/noise\.gguf/.test(e))).toEqual([]);
   }, 400_000);
 
+  it('opens again with no network: app shell, model and tokenizer all come from the browser', async () => {
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+    const context = page.context();
+    await context.setOffline(true);
+    try {
+      const offline = await context.newPage();
+      const offlineErrors = collectPageErrors(offline);
+      await offline.goto(deepLink.replace('&run=1', ''));
+      await offline.getByTestId('model-summary').waitFor({ timeout: 300_000 });
+      expect(await offline.getByTestId('model-summary').innerText()).toContain("Loaded from this browser's cache");
+      await offline.getByTestId('run').click();
+      await offline.getByTestId('stage').waitFor({ timeout: 300_000 });
+      await waitIdle(offline);
+      expect(await offline.getByTestId('step-label').innerText()).toContain('Fiction framing');
+      await screenshot(offline, 'app-offline');
+      expect(offlineErrors).toEqual([]);
+      await offline.close();
+    } finally {
+      await context.setOffline(false);
+    }
+  }, 400_000);
+
   it('replays a saved trace in a browser without WebGPU, in Japanese', async () => {
     const plain = await launchChromium({ webgpu: false });
     try {
