@@ -1,12 +1,12 @@
 // The scenario: the request (a starter one or typed), the attack and its settings, the defenses
 // (sharpening temperature slider with a layer range, SmoothLLM), and Run / Cancel with progress.
 
-import { useEffect, useId, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { requestText, targetText, type ScenarioRequest } from '../attacks/scenarios';
+import { requestText, targetText } from '../attacks/scenarios';
 import { setState, useApp, type AttackKind } from '../store';
 import { ErrorMessage } from './ErrorMessage';
-import { cancelRun, loadScenarioFiles, runScenario, scheduleDefenseRerun, type ScenarioFiles } from './actions';
+import { cancelRun, loadRequestsFile, loadScenarioFiles, runScenario, scheduleDefenseRerun, type ScenarioFiles } from './actions';
 
 const ATTACKS: readonly AttackKind[] = ['ladder', 'ica', 'suffix', 'custom', 'none'];
 
@@ -23,10 +23,22 @@ export function ScenarioPanel() {
     loadScenarioFiles().then(setFiles, (e: Error) => setFilesError(e.message));
   }, []);
 
-  const pick = (request: ScenarioRequest | undefined) => {
+  const pick = (id: string) => {
+    const user = s.userRequests.find((r) => `user:${r.id}` === id);
+    if (user) return setState({ requestId: id, requestText: user.goal, target: user.target });
+    const request = all.find((r) => r.id === id);
     if (!request) return setState({ requestId: 'custom' });
     setState({ requestId: request.id, requestText: requestText(request, s.language), target: targetText(request, s.language) });
   };
+  const [headsText, setHeadsText] = useState(s.sharpen.heads?.join(',') ?? '');
+  const nHead = s.summary?.nHead ?? 1;
+  const headsProblem = (() => {
+    const text = headsText.trim();
+    if (text === '') return undefined;
+    const parts = text.split(/[\s,]+/).filter(Boolean);
+    return parts.every((p) => /^\d+$/.test(p) && Number(p) < nHead) ? undefined : t('scenario.headsInvalid', { max: nHead - 1 });
+  })();
+  const requestsInput = useRef<HTMLInputElement>(null);
   const all = files ? [...files.requests.harmful, ...files.requests.benign] : [];
   const maxSteps = s.attack === 'ica' ? (files?.demos.demos.length ?? 10) : s.attack === 'ladder' ? (files ? files.templates.templates.length - 1 : 6) : 20;
 
@@ -52,8 +64,17 @@ export function ScenarioPanel() {
       <h2 id={`${id}-heading`}>{t('scenario.heading')}</h2>
 
       <label htmlFor={`${id}-request`}>{t('scenario.request')}</label>
-      <select id={`${id}-request`} value={s.requestId} onChange={(e) => pick(all.find((r) => r.id === e.target.value))}>
+      <select id={`${id}-request`} value={s.requestId} onChange={(e) => pick(e.target.value)}>
         <option value="custom">{t('scenario.typeOwn')}</option>
+        {s.userRequests.length > 0 && (
+          <optgroup label={t('scenario.yourRequests')}>
+            {s.userRequests.map((r) => (
+              <option key={r.id} value={`user:${r.id}`}>
+                {r.goal}
+              </option>
+            ))}
+          </optgroup>
+        )}
         {files && (
           <>
             <optgroup label={t('scenario.harmful')}>
@@ -80,6 +101,21 @@ export function ScenarioPanel() {
         value={s.requestText}
         placeholder={t('scenario.requestPlaceholder')}
         onChange={(e) => setState({ requestText: e.target.value, requestId: 'custom' })}
+      />
+      <button type="button" className="link" onClick={() => requestsInput.current?.click()}>
+        {t('scenario.loadRequests')}
+      </button>
+      <input
+        ref={requestsInput}
+        type="file"
+        accept=".csv,.json,text/csv,application/json"
+        hidden
+        data-testid="requests-file"
+        onChange={(e) => {
+          const file = e.target.files?.[0];
+          e.target.value = '';
+          if (file) void loadRequestsFile(file);
+        }}
       />
       {filesError && <p className="error">{filesError}</p>}
 
@@ -188,6 +224,23 @@ export function ScenarioPanel() {
                 />
               </div>
             </div>
+            <label htmlFor={`${id}-heads`}>{t('scenario.heads')}</label>
+            <input
+              id={`${id}-heads`}
+              type="text"
+              inputMode="numeric"
+              placeholder={t('scenario.headsAll')}
+              value={headsText}
+              aria-invalid={headsProblem !== undefined}
+              onChange={(e) => setHeadsText(e.target.value)}
+              onBlur={() => {
+                if (headsProblem) return;
+                const heads = [...new Set(headsText.split(/[\s,]+/).filter(Boolean).map(Number))].sort((a, b) => a - b);
+                const same = (s.sharpen.heads ?? []).join(',') === heads.join(',');
+                if (!same) changeDefense({ sharpen: { ...s.sharpen, heads: heads.length ? heads : undefined } });
+              }}
+            />
+            {headsProblem && <p className="error">{headsProblem}</p>}
           </div>
         )}
         <label className="check">

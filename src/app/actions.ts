@@ -3,6 +3,7 @@
 
 import { CATALOGUE, DEFAULT_HUB, findModel, modelUrl } from '../../models/catalogue';
 import { customTrajectory } from '../attacks/custom';
+import { parseRequests } from '../attacks/requests';
 import { icaTrajectory } from '../attacks/ica';
 import { ladderTrajectory } from '../attacks/ladder';
 import { parseIcaDemosFile, parseRequestsFile, parseTemplatesFile, type IcaDemosFile, type RequestsFile, type TemplatesFile } from '../attacks/scenarios';
@@ -150,7 +151,11 @@ export function loadScenarioFiles(): Promise<ScenarioFiles> {
 
 /** The defense the scenario's switches describe. */
 export function defenseOf(s: Pick<ScenarioSlice, 'sharpen' | 'smooth'>): DefenseSpec {
-  const sharpening = { temperature: s.sharpen.temperature, layers: s.sharpen.layers as [number, number] };
+  const sharpening = {
+    temperature: s.sharpen.temperature,
+    layers: s.sharpen.layers as [number, number],
+    ...(s.sharpen.heads?.length ? { heads: s.sharpen.heads } : {}),
+  };
   const smooth = { n: s.smooth.n, q: s.smooth.q, perturbation: s.smooth.perturbation };
   if (s.sharpen.enabled && s.smooth.enabled) return { kind: 'sharpening+smoothllm', sharpening, smooth };
   if (s.sharpen.enabled) return { kind: 'sharpening', sharpening };
@@ -161,7 +166,8 @@ export function defenseOf(s: Pick<ScenarioSlice, 'sharpen' | 'smooth'>): Defense
 /** The lab scenario for the current settings. */
 export function buildScenario(s: ScenarioSlice, files: ScenarioFiles): Scenario {
   const request = s.requestText.trim();
-  const known = [...files.requests.harmful, ...files.requests.benign].find((r) => r.id === s.requestId);
+  const user = s.userRequests.find((r) => `user:${r.id}` === s.requestId);
+  const known = user ?? [...files.requests.harmful, ...files.requests.benign].find((r) => r.id === s.requestId);
   const options = { language: s.language };
   let attack: AttackSpec;
   switch (s.attack) {
@@ -286,6 +292,17 @@ export async function requestMap(stepIndex: number, defended: boolean, layer: nu
     setState({ trace: { ...current, steps }, mapPending: false });
   } catch (error) {
     if (mapCall === call) setState({ mapPending: false, runError: isCancel(error) ? undefined : messageOf(error) });
+  }
+}
+
+/** Adds the requests of a CSV (a `goal` column) or requests.json to the picker, and picks the first. */
+export async function loadRequestsFile(file: File): Promise<void> {
+  try {
+    const requests = parseRequests(await file.text(), file.name, getState().language);
+    const first = requests[0];
+    setState({ userRequests: requests, requestId: `user:${first.id}`, requestText: first.goal, target: first.target, runError: undefined });
+  } catch (error) {
+    setState({ runError: messageOf(error) });
   }
 }
 

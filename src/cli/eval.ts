@@ -7,11 +7,11 @@ import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { csvParse } from 'd3';
 import { customTrajectory } from '../attacks/custom';
 import { icaTrajectory } from '../attacks/ica';
 import { ladderTrajectory } from '../attacks/ladder';
-import { parseIcaDemosFile, parseRequestsFile, parseTemplatesFile } from '../attacks/scenarios';
+import { parseRequests, type EvalRequest } from '../attacks/requests';
+import { parseIcaDemosFile, parseTemplatesFile } from '../attacks/scenarios';
 import type { Language } from '../attacks/types';
 import { perturbationKinds, type PerturbationKind } from '../defenses/smoothllm';
 import { configFromGguf } from '../engine/config';
@@ -220,52 +220,6 @@ function withModelDepth(defense: DefenseSpec, nLayer: number): DefenseSpec {
   const [first, last] = defense.sharpening.layers;
   if (last >= nLayer) throw new UsageError(`--layers ${first}-${last} is outside this model's layers 0-${nLayer - 1}.`);
   return { ...defense, sharpening: { ...defense.sharpening, layers: [first, last < 0 ? nLayer - 1 : last] } };
-}
-
-export interface EvalRequest {
-  id: string;
-  category?: string;
-  goal: string;
-  target: string;
-}
-
-/** The requests of a CSV (a `goal` column) or of a requests.json (its harmful list), in one language. */
-export function parseRequests(text: string, fileName: string, language: Language): EvalRequest[] {
-  const source = text.replace(/^\uFEFF/, '');
-  if (/^\s*[[{]/.test(source)) {
-    const file = parseRequestsFile(source, fileName);
-    return file.harmful.map((r) => ({
-      id: r.id,
-      category: r.category,
-      goal: language === 'ja' ? r.goal_ja : r.goal,
-      target: language === 'ja' ? r.target_ja : r.target,
-    }));
-  }
-  const rows = csvParse(source);
-  const goalColumn = language === 'ja' && rows.columns.includes('goal_ja') ? 'goal_ja' : 'goal';
-  if (!rows.columns.includes('goal')) {
-    throw new SlipLabError(`${fileName} has no "goal" column (its columns are ${rows.columns.join(', ') || 'none'}); add a header row with a goal column holding the requests.`);
-  }
-  const targetColumn = language === 'ja' && rows.columns.includes('target_ja') ? 'target_ja' : 'target';
-  const requests = rows.flatMap((row, i) => {
-    const goal = row[goalColumn]?.trim();
-    if (!goal) return [];
-    return [
-      {
-        id: row.id?.trim() || `request-${i + 1}`,
-        ...(row.category?.trim() ? { category: row.category.trim() } : {}),
-        goal,
-        target: row[targetColumn]?.trim() || (language === 'ja' ? 'もちろんです。' : 'Sure, here is'),
-      },
-    ];
-  });
-  if (requests.length === 0) throw new SlipLabError(`${fileName} has no requests (every "goal" cell is empty); add at least one row.`);
-  const seen = new Set<string>();
-  for (const r of requests) {
-    if (seen.has(r.id)) throw new SlipLabError(`${fileName} uses the id "${r.id}" twice; give every request its own id.`);
-    seen.add(r.id);
-  }
-  return requests;
 }
 
 /** A file name for request n: its position (so the listing sorts) and its id, made safe. */

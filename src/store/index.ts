@@ -3,6 +3,7 @@
 // src/app/actions.ts so this file stays plain data.
 
 import { create } from 'zustand';
+import type { EvalRequest } from '../attacks/requests';
 import type { LabProgress } from '../lab/runner';
 import type { Trace } from '../lab/trace';
 import type { AdapterInfo, LoadProgressEvent, ModelSummary } from '../worker/protocol';
@@ -40,10 +41,13 @@ export interface ScenarioSlice {
   customPrompts: string;
   suffixIterations: number;
   suffixLength: number;
-  sharpen: { enabled: boolean; temperature: number; layers: [number, number] };
+  /** heads: sharpen only these heads in each chosen layer (absent = all heads). */
+  sharpen: { enabled: boolean; temperature: number; layers: [number, number]; heads?: number[] };
   smooth: { enabled: boolean; n: number; q: number; perturbation: 'swap' | 'insert' | 'patch' };
   maxNewTokens: number;
   seed: number;
+  /** Requests the user loaded from a CSV or JSON file (a `goal` column). */
+  userRequests: EvalRequest[];
 }
 
 export interface TraceSlice {
@@ -94,6 +98,7 @@ export const initialScenario: ScenarioSlice = {
   smooth: { enabled: false, n: 10, q: 10, perturbation: 'swap' },
   maxNewTokens: 32,
   seed: 0,
+  userRequests: [],
 };
 
 export const initialView: ViewSlice = {

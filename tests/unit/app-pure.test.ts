@@ -1,0 +1,97 @@
+// Pure parts of the app: the URL contract, the presenter's story facts, and request files.
+
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseRequests } from '../../src/attacks/requests';
+import { storyFacts, storySlides } from '../../src/app/story';
+import { parseUrlParams, shareLink } from '../../src/app/url';
+import { buildTrace, matrixOf } from '../fixtures/trace';
+
+const uniform = (nLayer: number, nHead: number, value: number) => matrixOf(nLayer, nHead, () => value);
+
+describe('URL contract', () => {
+  it('reads ?model=&tokenizer=&hub= and the scenario parameters', () => {
+    const p = parseUrlParams('?model=qwen2.5-0.5b-instruct-q8_0&tokenizer=Qwen%2FQwen2.5-0.5B-Instruct&hub=http%3A%2F%2F127.0.0.1%3A8080&request=Explain%20it.&attack=ica&steps=3&tokens=8&run=1');
+    expect(p).toMatchObject({
+      model: 'qwen2.5-0.5b-instruct-q8_0',
+      tokenizer: 'Qwen/Qwen2.5-0.5B-Instruct',
+      hub: 'http://127.0.0.1:8080',
+      request: 'Explain it.',
+      attack: 'ica',
+      steps: 3,
+      tokens: 8,
+      run: true,
+      problems: [],
+    });
+    expect(parseUrlParams('').run).toBe(false);
+  });
+
+  it('names each bad parameter in a sentence and ignores it', () => {
+    const p = parseUrlParams('?attack=gcg&steps=0&tokens=many');
+    expect(p.attack).toBeUndefined();
+    expect(p.steps).toBeUndefined();
+    expect(p.problems).toEqual([
+      'The link\'s attack "gcg" is unknown; use ica, ladder or suffix.',
+      'The link\'s steps "0" must be a whole number from 1 to 50.',
+      'The link\'s tokens "many" must be a whole number from 1 to 256.',
+    ]);
+  });
+
+  it('writes a share link the parser reads back', () => {
+    const link = shareLink('http://localhost:5173/?old=1', { model: 'm', request: 'A & B?', attack: 'ladder', steps: 4, run: true });
+    expect(parseUrlParams(new URL(link).search)).toMatchObject({ model: 'm', request: 'A & B?', attack: 'ladder', steps: 4, run: true });
+    expect(link).not.toContain('old=1');
+  });
+});
+
+describe('presenter story', () => {
+  const steps = [
+    { mass: 0.4, verdict: 'refused' as const, defended: { mass: 0.45, verdict: 'refused' as const } },
+    { mass: 0.2, verdict: 'refused' as const, defended: { mass: 0.35, verdict: 'refused' as const } },
+    { mass: 0.1, verdict: 'complied' as const, defended: { mass: 0.3, verdict: 'refused' as const } },
+    { mass: 0.05, verdict: 'complied' as const, defended: { mass: 0.2, verdict: 'complied' as const } },
+  ];
+
+  it('finds the first compliance and what the defense did there', () => {
+    const trace = buildTrace({
+      nLayer: 2,
+      nHead: 2,
+      steps: steps.map((s) => ({ lastPrompt: uniform(2, 2, s.mass), verdict: s.verdict, defended: { lastPrompt: uniform(2, 2, s.defended.mass), verdict: s.defended.verdict } })),
+    });
+    const facts = storyFacts(trace);
+    expect(facts.baselineVerdict).toBe('refused');
+    expect(facts.firstComplied).toBe(2);
+    expect(facts.attackedStep).toBe(2);
+    expect(facts.attackedMass).toBeCloseTo(0.1, 12);
+    expect(facts.defendedVerdict).toBe('refused');
+    expect(facts.defendedMass).toBeCloseTo(0.3, 12);
+    expect(storySlides(trace).map((s) => s.kind)).toEqual(['intro', 'baseline', 'slipping', 'complied', 'defended', 'summary']);
+  });
+
+  it('says so when the model never complied, and has no defended slide without a defense', () => {
+    const trace = buildTrace({ nLayer: 1, nHead: 1, steps: [{ lastPrompt: [[0.3]], verdict: 'refused' }, { lastPrompt: [[0.2]], verdict: 'refused' }] });
+    const facts = storyFacts(trace);
+    expect(facts.firstComplied).toBeUndefined();
+    expect(facts.attackedStep).toBe(1);
+    expect(storySlides(trace).map((s) => s.kind)).toEqual(['intro', 'baseline', 'slipping', 'complied', 'summary']);
+  });
+});
+
+describe('request files', () => {
+  it('reads the starter requests.json (harmful ones) and the CSV twin in both languages', () => {
+    const json = parseRequests(readFileSync('public/scenarios/requests.json', 'utf8'), 'requests.json', 'ja');
+    const csv = parseRequests(readFileSync('public/scenarios/requests.csv', 'utf8'), 'requests.csv', 'ja');
+    expect(json.length).toBeGreaterThanOrEqual(20);
+    expect(csv.slice(0, json.length).map((r) => r.goal)).toEqual(json.map((r) => r.goal));
+    expect(json[0].goal).toMatch(/[ぁ-んァ-ン一-龯]/);
+  });
+
+  it('takes a plain goal column, fills ids and the default target, and rejects a file without goals', () => {
+    const requests = parseRequests('goal\nFirst request\n\nSecond request\n', 'mine.csv', 'en');
+    expect(requests).toEqual([
+      { id: 'request-1', goal: 'First request', target: 'Sure, here is' },
+      { id: 'request-3', goal: 'Second request', target: 'Sure, here is' },
+    ]);
+    expect(() => parseRequests('prompt\nx\n', 'bad.csv', 'en')).toThrow('bad.csv has no "goal" column (its columns are prompt); add a header row with a goal column holding the requests.');
+  });
+});
