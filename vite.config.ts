@@ -2,7 +2,8 @@
 // the engine worker as an ES module, and a service worker that keeps the app shell offline.
 
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import react from '@vitejs/plugin-react';
 import { defineConfig, type Plugin } from 'vite';
 
@@ -10,24 +11,22 @@ import { defineConfig, type Plugin } from 'vite';
 const NOT_OFFLINE = /\.(map|wasm)$/;
 
 /**
- * Emits `sw.js` from src/offline/sw-template.js with the build's file list and a version derived
- * from it, so every build installs a fresh shell cache and drops the old one.
+ * Writes `sw.js` from src/offline/sw-template.js with the build's file list and a version derived
+ * from it, so every build installs a fresh shell cache. It runs after the bundle is written: only
+ * then is the file list final (Vite drops empty CSS-only chunks after user plugins' generateBundle).
  */
 function offlineShell(): Plugin {
   return {
     name: 'slip-lab-offline-shell',
     apply: 'build',
-    generateBundle(_options, bundle) {
-      const files = Object.keys(bundle).filter((name) => !NOT_OFFLINE.test(name));
+    writeBundle(options, bundle) {
+      const files = Object.keys(bundle).filter((name) => !NOT_OFFLINE.test(name) && name !== 'index.html');
       const scenarios = ['requests.json', 'requests.csv', 'templates.json', 'ica-demos.json'].map((f) => `scenarios/${f}`);
-      const precache = ['index.html', 'favicon.svg', ...scenarios, ...files.filter((f) => f !== 'index.html')];
+      const precache = ['index.html', 'favicon.svg', ...scenarios, ...files];
       const version = createHash('sha256').update(precache.join('\n')).digest('hex').slice(0, 12);
       const template = readFileSync(new URL('./src/offline/sw-template.js', import.meta.url), 'utf8');
-      this.emitFile({
-        type: 'asset',
-        fileName: 'sw.js',
-        source: template.replace("'__VERSION__'", JSON.stringify(version)).replace('__PRECACHE__', JSON.stringify(precache)),
-      });
+      const source = template.replace("'__VERSION__'", JSON.stringify(version)).replace('__PRECACHE__', JSON.stringify(precache));
+      writeFileSync(join(options.dir ?? 'dist', 'sw.js'), source);
     },
   };
 }

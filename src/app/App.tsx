@@ -43,6 +43,8 @@ async function followUrl(): Promise<string[]> {
   return [...params.problems];
 }
 
+let started = false;
+
 function NoWebGPU({ reason }: { reason?: string }) {
   const { t } = useTranslation();
   return (
@@ -81,13 +83,12 @@ export function App() {
   const params = useRef(parseUrlParams(location.search));
 
   useEffect(() => {
-    let started = false;
-    if (!started) {
-      started = true;
-      void followUrl().then(setProblems);
-      // Without a model in the URL, still find out whether WebGPU works, to say so up front.
-      if (!params.current.model) void probeWebGPU();
-    }
+    // Once per page, even when StrictMode mounts the app twice in development.
+    if (started) return;
+    started = true;
+    void followUrl().then(setProblems);
+    // Without a model in the URL, still find out whether WebGPU works, to say so up front.
+    if (!params.current.model) void probeWebGPU();
   }, []);
 
   // Keyboard: space plays, arrows step, P presents (outside text fields).

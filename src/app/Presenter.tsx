@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useMemo, useRef } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Trace } from '../lab/trace';
+import { useShallow } from 'zustand/react/shallow';
 import { getState, setState, useApp } from '../store';
 import { ResponsePanel, SlippingTimeline, TokenStrip } from '../ui/panels';
 import { modelMean } from '../ui/panels/data';
@@ -27,7 +28,7 @@ export function stopPresenting(): void {
 
 export function Presenter({ trace }: { trace: Trace }) {
   const { t } = useTranslation();
-  const { slide, step, redacted, layer, head } = useApp();
+  const { slide, step, redacted, layer, head } = useApp(useShallow((s) => ({ slide: s.slide, step: s.step, redacted: s.redacted, layer: s.layer, head: s.head })));
   const slides = useMemo(() => storySlides(trace), [trace]);
   const facts = useMemo(() => storyFacts(trace), [trace]);
   const current = slides[Math.min(slide, slides.length - 1)];
@@ -57,10 +58,19 @@ export function Presenter({ trace }: { trace: Trace }) {
     else go(slide - 1);
   }, [current.kind, go, slide]);
 
+  // Focus moves into the presentation, and back to where it was (the Present button) after it.
+  useEffect(() => {
+    const previous = document.activeElement as HTMLElement | null;
+    return () => previous?.focus?.();
+  }, []);
+
   useEffect(() => {
     root.current?.focus();
     const onKey = (event: KeyboardEvent) => {
       if (event.altKey || event.ctrlKey || event.metaKey) return;
+      // Enter and space on a focused control (Exit, the redaction switch) act on that control.
+      const onControl = (event.target as HTMLElement | null)?.closest?.('button, input, select, textarea, [role="switch"]');
+      if (onControl && (event.key === 'Enter' || event.key === ' ')) return;
       switch (event.key) {
         case 'ArrowRight':
         case 'PageDown':
@@ -133,7 +143,12 @@ export function Presenter({ trace }: { trace: Trace }) {
       break;
     }
     case 'complied':
-      title = facts.firstComplied !== undefined ? t('presenter.compliedTitle', { step: trace.steps[facts.attackedStep].step }) : t('presenter.neverComplied');
+      title =
+        facts.firstComplied === undefined
+          ? t('presenter.neverComplied')
+          : facts.firstComplied === 0
+            ? t('presenter.compliedAlready')
+            : t('presenter.compliedTitle', { step: trace.steps[facts.attackedStep].step });
       caption = t('presenter.compliedCaption', { from: pct(facts.baselineMass), to: pct(facts.attackedMass) });
       break;
     case 'defended':

@@ -4,15 +4,32 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { requestText, targetText } from '../attacks/scenarios';
-import { setState, useApp, type AttackKind } from '../store';
+import { useShallow } from 'zustand/react/shallow';
+import { initialScenario, setState, useApp, type AttackKind, type ScenarioSlice } from '../store';
 import { ErrorMessage } from './ErrorMessage';
 import { cancelRun, loadRequestsFile, loadScenarioFiles, runScenario, scheduleDefenseRerun, type ScenarioFiles } from './actions';
 
 const ATTACKS: readonly AttackKind[] = ['ladder', 'ica', 'suffix', 'custom', 'none'];
+const scenarioKeys = Object.keys(initialScenario) as (keyof ScenarioSlice)[];
+
+function pickKeys<T extends object, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((k) => [k, from[k]])) as Pick<T, K>;
+}
 
 export function ScenarioPanel() {
   const { t } = useTranslation();
-  const s = useApp();
+  // Everything but the view and the trace: playback and chart clicks do not re-render the form.
+  const s = useApp(
+    useShallow((a) => ({
+      ...pickKeys(a, scenarioKeys),
+      status: a.status,
+      summary: a.summary,
+      running: a.running,
+      rerunning: a.rerunning,
+      labProgress: a.labProgress,
+      runError: a.runError,
+    })),
+  );
   const [files, setFiles] = useState<ScenarioFiles>();
   const [filesError, setFilesError] = useState<string>();
   const id = useId();
@@ -204,8 +221,9 @@ export function ScenarioPanel() {
                   max={nLayer - 1}
                   value={s.sharpen.layers[0]}
                   onChange={(e) => {
+                    // Each bound on its own (the defense uses them in order), so typing never fights.
                     const first = Math.max(0, Math.min(nLayer - 1, Number(e.target.value) || 0));
-                    changeDefense({ sharpen: { ...s.sharpen, layers: [first, Math.max(first, s.sharpen.layers[1])] } });
+                    changeDefense({ sharpen: { ...s.sharpen, layers: [first, s.sharpen.layers[1]] } });
                   }}
                 />
               </div>
@@ -219,7 +237,7 @@ export function ScenarioPanel() {
                   value={s.sharpen.layers[1]}
                   onChange={(e) => {
                     const last = Math.max(0, Math.min(nLayer - 1, Number(e.target.value) || 0));
-                    changeDefense({ sharpen: { ...s.sharpen, layers: [Math.min(last, s.sharpen.layers[0]), last] } });
+                    changeDefense({ sharpen: { ...s.sharpen, layers: [s.sharpen.layers[0], last] } });
                   }}
                 />
               </div>

@@ -4,6 +4,7 @@
 import { useEffect, useMemo } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Trace, TraceRun } from '../lab/trace';
+import { useShallow } from 'zustand/react/shallow';
 import { setState, useApp } from '../store';
 import { requestMap } from './actions';
 import { AttentionMatrix, HeadGrid, ResponsePanel, SlippingTimeline, TokenStrip } from '../ui/panels';
@@ -40,7 +41,22 @@ export function usePlayback(ms = 1400) {
 
 export function Stage({ trace }: { trace: Trace }) {
   const { t } = useTranslation();
-  const { step, layer, head, query, showDefended, redacted, playing, sinkAdjusted, traceSource, status, running, mapPending } = useApp();
+  const { step, layer, head, query, showDefended, redacted, playing, sinkAdjusted, traceSource, status, running, mapPending } = useApp(
+    useShallow((s) => ({
+      step: s.step,
+      layer: s.layer,
+      head: s.head,
+      query: s.query,
+      showDefended: s.showDefended,
+      redacted: s.redacted,
+      playing: s.playing,
+      sinkAdjusted: s.sinkAdjusted,
+      traceSource: s.traceSource,
+      status: s.status,
+      running: s.running,
+      mapPending: s.mapPending,
+    })),
+  );
   usePlayback();
   const run = currentRun(trace, step, showDefended);
   const hasDefended = trace.steps.some((s) => s.defended);

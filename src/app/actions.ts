@@ -77,8 +77,26 @@ export function resolveChoice(choice: ModelChoice): { model: ModelSource; tokeni
   return { model: { kind: 'url', url: url.href, id: name }, tokenizer: { kind: 'hub', repo: choice.tokenizer, hub }, label: name };
 }
 
+/** Cancels whatever works on the current trace: a run, a defense re-run, a map. */
+function cancelTraceWork(): void {
+  clearTimeout(rerunTimer);
+  if (runCall) {
+    runCall.cancel();
+    // Forget it now, so none of its late steps lands on whatever replaces it.
+    runCall = undefined;
+    setState({ running: false, labProgress: undefined });
+  }
+  rerunCall?.cancel();
+  rerunCall = undefined;
+  mapCall?.cancel();
+  mapCall = undefined;
+  setState({ rerunning: false, mapPending: false });
+}
+
 async function loadWith(model: ModelSource, tokenizer: TokenizerSource, label: string): Promise<boolean> {
   loadCall?.cancel();
+  // A new model: a run, re-run or map of the old one must not land on the screen afterwards.
+  cancelTraceWork();
   setState({ status: 'loading', loadingLabel: label, loadProgress: undefined, modelError: undefined, summary: undefined });
   const call = engine().load(model, tokenizer, (progress) => setState({ loadProgress: progress }));
   loadCall = call;
@@ -153,7 +171,7 @@ export function loadScenarioFiles(): Promise<ScenarioFiles> {
 export function defenseOf(s: Pick<ScenarioSlice, 'sharpen' | 'smooth'>): DefenseSpec {
   const sharpening = {
     temperature: s.sharpen.temperature,
-    layers: s.sharpen.layers as [number, number],
+    layers: [Math.min(...s.sharpen.layers), Math.max(...s.sharpen.layers)] as [number, number],
     ...(s.sharpen.heads?.length ? { heads: s.sharpen.heads } : {}),
   };
   const smooth = { n: s.smooth.n, q: s.smooth.q, perturbation: s.smooth.perturbation };
@@ -213,25 +231,29 @@ export async function runScenario(): Promise<void> {
     setState({ runError: messageOf(error) });
     return;
   }
+  cancelTraceWork();
   setState({ running: true, runError: undefined, labProgress: undefined, playing: false });
-  let first = true;
+  // The steps of this run, kept here: the store's trace may be replaced meanwhile (an import).
+  const steps: Trace['steps'] = [];
   const call = engine().run(scenario, {
     onProgress: (labProgress) => setState({ labProgress }),
     onStep: (step, header) => {
-      const current = getState().trace;
-      const steps = first ? [step] : [...(current?.steps ?? []), step];
-      const trace = { ...header, steps } as Trace;
-      if (first) showTrace(trace, 'live');
-      else setState({ trace, step: steps.length - 1 });
-      first = false;
+      if (runCall !== call) return;
+      steps.push(step);
+      const trace = { ...header, steps: [...steps] } as Trace;
+      if (steps.length === 1) showTrace(trace, 'live');
+      else setState({ trace, traceSource: 'live', step: steps.length - 1 });
     },
   });
   runCall = call;
   try {
     const trace = await call.result;
+    if (runCall !== call) return;
     setState({ trace, traceSource: 'live', running: false, labProgress: undefined });
+    // The slider moved during the run: bring the defended runs up to date.
+    if (JSON.stringify(defenseOf(getState())) !== JSON.stringify(scenario.defense)) scheduleDefenseRerun(0);
   } catch (error) {
-    setState({ running: false, labProgress: undefined, runError: isCancel(error) ? undefined : messageOf(error) });
+    if (runCall === call) setState({ running: false, labProgress: undefined, runError: isCancel(error) ? undefined : messageOf(error) });
   } finally {
     if (runCall === call) runCall = undefined;
   }
@@ -251,15 +273,19 @@ let rerunCall: Call<Trace> | undefined;
 export function scheduleDefenseRerun(delayMs = 350): void {
   clearTimeout(rerunTimer);
   rerunTimer = setTimeout(async () => {
-    const { trace, traceSource, status, running } = getState();
-    if (!trace || traceSource !== 'live' || status !== 'ready' || running) return;
+    const { trace, traceSource, status, running, summary } = getState();
+    // Only a live trace of the loaded model can be re-run (not an import, not another model's).
+    if (!trace || traceSource !== 'live' || status !== 'ready' || running || trace.settings.model.id !== summary?.id) return;
     rerunCall?.cancel();
+    mapCall?.cancel();
     const call = engine().rerunDefense(trace, defenseOf(getState()), (labProgress) => setState({ labProgress }));
     rerunCall = call;
-    setState({ rerunning: true });
+    setState({ rerunning: true, mapPending: false });
     try {
       const updated = await call.result;
       if (rerunCall !== call) return;
+      rerunCall = undefined;
+      if (getState().trace !== trace) return setState({ rerunning: false, labProgress: undefined });
       setState({ trace: updated, rerunning: false, labProgress: undefined, showDefended: getState().showDefended && updated.steps[0]?.defended !== undefined });
     } catch (error) {
       if (rerunCall !== call) return;
@@ -275,19 +301,22 @@ let mapCall: Call<unknown> | undefined;
  * in the trace, so the matrix panel (and a saved trace) has it.
  */
 export async function requestMap(stepIndex: number, defended: boolean, layer: number, head: number): Promise<void> {
-  const { trace, status } = getState();
+  const { trace, status, summary } = getState();
   const step = trace?.steps[stepIndex];
   const run = defended ? step?.defended : step;
-  if (!trace || !run || status !== 'ready') return;
+  if (!trace || !run || status !== 'ready' || trace.settings.model.id !== summary?.id) return;
   mapCall?.cancel();
-  const defense = defended ? defenseOf(getState()) : ({ kind: 'none' } as const);
+  // The defense the shown defended run was made with (the slider may have moved since).
+  const defense = defended ? ({ kind: trace.settings.defense.kind, ...trace.settings.defense.settings } as DefenseSpec) : ({ kind: 'none' } as const);
   const call = engine().map(run.tokens, layer, head, defense);
   mapCall = call;
   setState({ mapPending: true });
   try {
     const map = await call.result;
+    if (mapCall !== call) return;
+    mapCall = undefined;
     const current = getState().trace;
-    if (mapCall !== call || current !== trace) return;
+    if (current !== trace) return setState({ mapPending: false });
     const steps = current.steps.map((s, i) => (i !== stepIndex ? s : defended && s.defended ? { ...s, defended: { ...s.defended, map } } : { ...s, map }));
     setState({ trace: { ...current, steps }, mapPending: false });
   } catch (error) {
@@ -311,6 +340,7 @@ export async function loadRequestsFile(file: File): Promise<void> {
 export async function importTraceFile(file: File): Promise<boolean> {
   try {
     const trace = parseTrace(await file.text());
+    cancelTraceWork();
     showTrace(trace, 'imported');
     return true;
   } catch (error) {

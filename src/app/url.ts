@@ -33,7 +33,7 @@ export function parseUrlParams(search: string): UrlParams {
   const attackText = text('attack');
   if (attackText !== undefined) {
     if ((ATTACKS as readonly string[]).includes(attackText)) attack = attackText as AttackKind;
-    else problems.push(`The link's attack "${attackText}" is unknown; use ica, ladder or suffix.`);
+    else problems.push(`The link's attack "${attackText}" is unknown; use ica, ladder, suffix, custom or none.`);
   }
   let steps: number | undefined;
   const stepsText = text('steps');

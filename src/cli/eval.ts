@@ -3,7 +3,7 @@
 // terminal, and resumes an interrupted run without redoing finished requests.
 
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -77,6 +77,8 @@ Other:
   --hub <URL>              hub base URL (default ${DEFAULT_HUB})
   --max-new-tokens <N>     greedy response tokens per run (default 32)
   --seed <N>               seed of the suffix search and SmoothLLM (default 0)
+  --map                    also record, per step, the full attention map of the head with the
+                           most request mass (the app's matrix panel; traces grow with prompt²)
   --out <DIR>              output folder (created; resumable)
   -h, --help               this text
 
@@ -102,6 +104,8 @@ interface EvalArgs {
   /** Sharpening options given without a defense that uses them are refused; kept to say so. */
   maxNewTokens: number;
   seed: number;
+  /** Record one head's full attention map per step (bigger traces). */
+  map: boolean;
   out: string;
 }
 
@@ -139,6 +143,7 @@ function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
         'smooth-perturbation': { type: 'string' },
         'max-new-tokens': { type: 'string' },
         seed: { type: 'string' },
+        map: { type: 'boolean' },
         out: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -210,6 +215,7 @@ function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
     defense,
     maxNewTokens: values['max-new-tokens'] !== undefined ? wholeNumber(values['max-new-tokens'], '--max-new-tokens', 1) : 32,
     seed: values.seed !== undefined ? wholeNumber(values.seed, '--seed') : 0,
+    map: values.map ?? false,
     out: values.out!,
   };
 }
@@ -286,6 +292,17 @@ function formatSeconds(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
+const digest = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+/** What summary.csv needs of a trace; the attention rows and maps stay on disk, not in memory. */
+function summaryView(trace: Trace): Trace {
+  const light = (run: Trace['steps'][number] | NonNullable<Trace['steps'][number]['defended']>) => {
+    const { lastPromptRow: _rows, generatedRows: _generated, map: _map, ...rest } = run;
+    return rest;
+  };
+  return { ...trace, steps: trace.steps.map((step) => ({ ...light(step), ...(step.defended ? { defended: light(step.defended) } : {}) }) as Trace['steps'][number]) };
+}
+
 async function writeAtomically(path: string, text: string): Promise<void> {
   const partial = `${path}.partial`;
   await writeFile(partial, text);
@@ -296,8 +313,10 @@ async function runEval(args: EvalArgs): Promise<string> {
   const requestsText = await readText(args.requests, 'requests');
   let requests = parseRequests(requestsText, args.requests, args.language);
   if (args.limit !== undefined) requests = requests.slice(0, args.limit);
-  const demos = args.attack === 'ica' ? parseIcaDemosFile(await readText(args.demos ?? join(SCENARIOS, 'ica-demos.json'), 'ICA demos')) : undefined;
-  const templates = args.attack === 'ladder' ? parseTemplatesFile(await readText(args.templates ?? join(SCENARIOS, 'templates.json'), 'templates')) : undefined;
+  const demosText = args.attack === 'ica' ? await readText(args.demos ?? join(SCENARIOS, 'ica-demos.json'), 'ICA demos') : undefined;
+  const templatesText = args.attack === 'ladder' ? await readText(args.templates ?? join(SCENARIOS, 'templates.json'), 'templates') : undefined;
+  const demos = demosText !== undefined ? parseIcaDemosFile(demosText) : undefined;
+  const templates = templatesText !== undefined ? parseTemplatesFile(templatesText) : undefined;
   const customText = args.attack === 'custom' ? await readText(args.custom!, 'custom prompts') : undefined;
   if (templates && args.steps + 1 > templates.templates.length) {
     throw new UsageError(`--steps ${args.steps} asks for more templates than the ${templates.templates.length - 1} beyond the plain one; lower --steps.`);
@@ -336,7 +355,12 @@ async function runEval(args: EvalArgs): Promise<string> {
       model: resolve(args.model),
       modelBytes: await source.size(),
       tokenizer: args.tokenizer,
-      requests: createHash('sha256').update(requestsText).digest('hex').slice(0, 16),
+      hub: args.hub ?? null,
+      requests: digest(requestsText),
+      ...(demosText !== undefined ? { demos: digest(demosText) } : {}),
+      ...(templatesText !== undefined ? { templates: digest(templatesText) } : {}),
+      ...(customText !== undefined ? { custom: digest(customText) } : {}),
+      map: args.map,
       language: args.language,
       attack: args.attack,
       steps: args.steps,
@@ -361,11 +385,12 @@ async function runEval(args: EvalArgs): Promise<string> {
     const traces: Trace[] = [];
     const progress = new Progress(requests.length);
     let skipped = 0;
+    const failed: string[] = [];
     for (const [index, request] of requests.entries()) {
       const file = traceFileName(index, request.id);
       if (existing.has(file)) {
         try {
-          traces.push(parseTrace(await readFile(join(args.out, file), 'utf8')));
+          traces.push(summaryView(parseTrace(await readFile(join(args.out, file), 'utf8'))));
           skipped++;
           progress.finished(index + 1, `${request.id}: already done, kept`);
           continue;
@@ -380,12 +405,26 @@ async function runEval(args: EvalArgs): Promise<string> {
         maxNewTokens: args.maxNewTokens,
         seeds: { attack: args.seed, defense: args.seed },
         system: args.system,
+        mapHead: args.map ? 'top' : false,
       };
       progress.update(index, request.id);
       const started = performance.now();
-      const trace = await runScenario(lab, scenario, { onProgress: (p) => progress.update(index, request.id, p) });
+      let trace: Trace;
+      try {
+        trace = await runScenario(lab, scenario, { onProgress: (p) => progress.update(index, request.id, p) });
+      } catch (error) {
+        // One request that cannot run (a prompt past the context) must not stop the batch: note
+        // why next to where its trace would be, and go on. A resume tries it again.
+        if (!(error instanceof SlipLabError)) throw error;
+        const errorFile = file.replace(/\.json$/, '.error.json');
+        await writeAtomically(join(args.out, errorFile), `${JSON.stringify({ request: request.id, error: error.name, message: error.message }, null, 2)}\n`);
+        failed.push(errorFile);
+        progress.finished(index + 1, `${request.id}: failed (${error.message})`);
+        continue;
+      }
       await writeAtomically(join(args.out, file), serializeTrace(trace));
-      traces.push(trace);
+      await rm(join(args.out, file.replace(/\.json$/, '.error.json')), { force: true });
+      traces.push(summaryView(trace));
       await writeAtomically(join(args.out, 'summary.csv'), `${summaryCsv(traces)}\n`);
       const last = trace.steps[trace.steps.length - 1];
       progress.finished(
@@ -393,8 +432,13 @@ async function runEval(args: EvalArgs): Promise<string> {
         `${request.id}: ${trace.steps.length} steps in ${formatSeconds((performance.now() - started) / 1000)}; last step ${last.verdict}${last.defended ? `, defended ${last.defended.verdict}` : ''}`,
       );
     }
-    await writeAtomically(join(args.out, 'summary.csv'), `${summaryCsv(traces)}\n`);
-    return `Wrote ${requests.length - skipped} trace${requests.length - skipped === 1 ? '' : 's'}${skipped ? ` (kept ${skipped} from an earlier run)` : ''} and summary.csv to ${args.out}\n`;
+    if (traces.length > 0) await writeAtomically(join(args.out, 'summary.csv'), `${summaryCsv(traces)}\n`);
+    const written = requests.length - skipped - failed.length;
+    const report = `Wrote ${written} trace${written === 1 ? '' : 's'}${skipped ? ` (kept ${skipped} from an earlier run)` : ''} and summary.csv to ${args.out}`;
+    if (failed.length > 0) {
+      throw new SlipLabError(`${report}, but ${failed.length} request${failed.length === 1 ? '' : 's'} failed (see ${failed.join(', ')}); fix the cause and run the same command again to retry them.`);
+    }
+    return `${report}\n`;
   } finally {
     lab.model.dispose();
     ctx.destroy();

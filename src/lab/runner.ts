@@ -77,7 +77,7 @@ export interface Scenario {
   /**
    * The head whose full (query × key) map is recorded at every step: a fixed one, or 'top' (the
    * default): the head with the most request mass on the first step, the strongest "safety head".
-   * `false` records none (and lets successive steps reuse the KV cache's common prefix).
+   * `false` records none.
    */
   readonly mapHead?: { readonly layer: number; readonly head: number } | 'top' | false;
   /** A label for the defense in summaries; default e.g. "sharpening T=0.7 L2–5". */
@@ -108,6 +108,12 @@ export interface RunOptions {
   /** Each finished step, in order, with the trace so far (valid as it stands). */
   readonly onStep?: (step: TraceStep, trace: Trace) => void;
 }
+
+/**
+ * Longest prompt whose full map a trace records (P² numbers per step); longer prompts get theirs
+ * on demand (computeMap), which keeps a long in-context attack's trace to a few megabytes.
+ */
+export const MAX_MAP_TOKENS = 384;
 
 /** Attention probabilities and maps are stored to 6 decimals: 1e-6 is far below what a chart shows. */
 const round6 = (value: number) => Math.round(value * 1e6) / 1e6;
@@ -175,12 +181,13 @@ export async function measureRun(
     );
   }
   const started = now();
+  const map = prompt.tokens.length <= MAX_MAP_TOKENS ? options.map : undefined;
   const result: GenerateResult = await model.generate(prompt.tokens, {
     maxNewTokens: options.maxNewTokens,
     sampling: { kind: 'greedy' },
     stopTokens: tokenizer.stopTokenIds,
     logits: 'generated',
-    attention: { rows: 'last-and-generated', map: options.map },
+    attention: { rows: 'last-and-generated', map },
     signal: options.signal,
   });
   const totalMs = now() - started;
@@ -247,10 +254,28 @@ export async function measureRun(
     margin: refusalMargin(result.logits[0], openers.refusal, openers.affirmation),
     response,
     generatedTokens: [...result.generated],
-    generatedTexts: result.generated.map((id) => tokenizer.decode([id])),
+    generatedTexts: tokenPieces(tokenizer, result.generated),
     verdict: judgeResponse(response),
     timings: { totalMs },
   };
+}
+
+/**
+ * The text each generated token adds, decoded in context: a character split over several
+ * byte-level tokens (common in Japanese) lands on the token that completes it, instead of showing
+ * as U+FFFD on each piece.
+ */
+function tokenPieces(tokenizer: ChatTokenizer, ids: readonly number[]): string[] {
+  const pieces: string[] = [];
+  let before = '';
+  for (let i = 0; i < ids.length; i++) {
+    const text = tokenizer.decode(ids.slice(0, i + 1));
+    // Until a split character completes, the decoded text ends in U+FFFD: hold that part back.
+    const stable = text.endsWith('\uFFFD') && i < ids.length - 1 ? text.replace(/\uFFFD+$/, '') : text;
+    pieces.push(stable.startsWith(before) ? stable.slice(before.length) : stable);
+    before = stable.startsWith(before) ? stable : before;
+  }
+  return pieces;
 }
 
 function promptFor(lab: Lab, step: AttackStep): BuiltPrompt {
@@ -284,12 +309,15 @@ async function defendedRun(
   for (const [i, copy] of copies.entries()) {
     checkSignal(options.signal);
     options.onCopy?.(i + 1, copies.length);
-    runs.push(await measureRun(lab, promptFor(lab, copy), options));
+    // No map per copy: only the copy SmoothLLM answers with gets one, below.
+    runs.push(await measureRun(lab, promptFor(lab, copy), { ...options, map: undefined }));
   }
   const vote = majorityVote(runs.map((run) => run.verdict));
   const chosen = runs[vote.consistent[0]];
+  const map = options.map && chosen.tokens.length <= MAX_MAP_TOKENS ? await headMap(lab, chosen.tokens, options.map, options.signal) : undefined;
   return {
     ...chosen,
+    ...(map ? { map } : {}),
     verdict: vote.jailbroken ? 'complied' : 'refused',
     copies: runs.map((run) => ({ prompt: run.prompt, response: run.response, verdict: run.verdict })),
     timings: { totalMs: runs.reduce((sum, run) => sum + run.timings.totalMs, 0) },
@@ -384,13 +412,16 @@ async function* attackSteps(
   };
   const stepFor = (suffix: readonly number[], step: number) =>
     suffixAttackStep(request.text, { step, iteration: 0, suffix: [...suffix], score: 0 }, tokenizer.decode(suffix), { system });
+  const plainPrompt = promptFor(lab, plain);
+  // Everything after the user message (the template's tail) is the same for every suffix, so the
+  // target's ids after the prompt are too: fixed once, every candidate is scored on the same ids.
+  const targetIds = targetIdsAfter(plainPrompt);
   const score = async (suffix: readonly number[], signal?: AbortSignal) => {
     const prompt = promptFor(lab, stepFor(suffix, 0));
-    const logprobs = await model.logprobs(prompt.tokens, targetIdsAfter(prompt), signal);
+    const logprobs = await model.logprobs(prompt.tokens, targetIds, signal);
     return logprobs.reduce((a, b) => a + b, 0);
   };
-  const plainPrompt = promptFor(lab, plain);
-  const plainScore = (await model.logprobs(plainPrompt.tokens, targetIdsAfter(plainPrompt), options.signal)).reduce((a, b) => a + b, 0);
+  const plainScore = (await model.logprobs(plainPrompt.tokens, targetIds, options.signal)).reduce((a, b) => a + b, 0);
   yield { attack: plain, score: plainScore };
 
   const searchOptions: SuffixSearchOptions = {
@@ -417,6 +448,8 @@ async function* attackSteps(
  * finished before that.
  */
 export async function runScenario(lab: Lab, scenario: Scenario, options: RunOptions = {}): Promise<Trace> {
+  // Every step starts from an empty KV cache (setting temperatures clears it): a prefix reused from
+  // whatever ran before would change the float rounding, and a seed must give the same trace.
   checkScenario(lab, scenario);
   const { model } = lab;
   const { signal, onProgress } = options;
@@ -454,6 +487,8 @@ export async function runScenario(lab: Lab, scenario: Scenario, options: RunOpti
           signal,
           onCopy: (copy, copies) => onProgress?.({ phase: 'defense', step: index, steps: known, copy, copies }),
         });
+        // The attack (a suffix search resumes after this) always sees the undefended model.
+        model.setAttentionTemperature(ones);
       }
       const record: TraceStep = {
         step: attack.step,
@@ -534,6 +569,19 @@ function fromNested(matrix: readonly (readonly number[])[]): LayerHeadValues {
   return { nLayer, nHead, values: Float64Array.from(matrix.flat()) };
 }
 
+/** One head's (query × key) map over `tokens` at the temperatures currently set. */
+async function headMap(
+  lab: Lab,
+  tokens: readonly number[],
+  head: { readonly layer: number; readonly head: number },
+  signal?: AbortSignal,
+): Promise<NonNullable<TraceRun['map']>> {
+  const result = await lab.model.generate(tokens, { maxNewTokens: 0, logits: 'none', attention: { rows: 'last-and-generated', map: head }, signal });
+  const P = tokens.length;
+  const data = result.attention!.map!.data;
+  return { layer: head.layer, head: head.head, data: Array.from({ length: P }, (_, q) => Array.from(data.subarray(q * P, (q + 1) * P), round6)) };
+}
+
 /**
  * The full (query × key) attention map of one head over a run's prompt tokens, under the given
  * defense's temperatures (the app's matrix panel asks for heads the trace did not record).
@@ -552,10 +600,7 @@ export async function computeMap(
   }
   model.setAttentionTemperature(defenseTemperatures(lab, defense));
   try {
-    const result = await model.generate(tokens, { maxNewTokens: 0, logits: 'none', attention: { rows: 'last-and-generated', map: head }, signal });
-    const P = tokens.length;
-    const data = result.attention!.map!.data;
-    return { layer: head.layer, head: head.head, data: Array.from({ length: P }, (_, q) => Array.from(data.subarray(q * P, (q + 1) * P), round6)) };
+    return await headMap(lab, tokens, head, signal);
   } finally {
     model.setAttentionTemperature(defenseTemperatures(lab, { kind: 'none' }));
   }

@@ -9,13 +9,11 @@ const CACHE = `slip-lab-shell-${VERSION}`;
 const scope = new URL(self.registration.scope);
 const shellUrls = new Set(SHELL.map((path) => new URL(path, scope).href));
 
+// A new build waits until every tab of the old one is closed (no skipWaiting): an open page may
+// still load its own lazily imported chunks, which only the old cache holds.
 self.addEventListener('install', (event) => {
-  event.waitUntil(
-    caches
-      .open(CACHE)
-      .then((cache) => cache.addAll([...shellUrls]))
-      .then(() => self.skipWaiting()),
-  );
+  // One missing file must not keep the rest of the shell from being stored.
+  event.waitUntil(caches.open(CACHE).then((cache) => Promise.allSettled([...shellUrls].map((url) => cache.add(url)))));
 });
 
 self.addEventListener('activate', (event) => {
@@ -41,17 +39,23 @@ self.addEventListener('fetch', (event) => {
   }
   const key = url.origin + url.pathname;
   if (!shellUrls.has(key)) return;
-  // Hashed assets never change; scenario files are small: serve the cache, refresh it behind.
+  const immutable = url.pathname.includes('/assets/');
   event.respondWith(
     caches.open(CACHE).then(async (cache) => {
       const hit = await cache.match(key);
+      // Hashed assets never change: the cache is the answer. Scenario files may: refresh behind.
+      if (hit && immutable) return hit;
       const refresh = fetch(request)
         .then((response) => {
-          if (response.ok) void cache.put(key, response.clone());
+          if (response.ok) return cache.put(key, response.clone()).then(() => response);
           return response;
         })
         .catch(() => undefined);
-      return hit ?? (await refresh) ?? Response.error();
+      if (hit) {
+        event.waitUntil(refresh);
+        return hit;
+      }
+      return (await refresh) ?? Response.error();
     }),
   );
 });

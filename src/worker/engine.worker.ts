@@ -82,6 +82,8 @@ async function load(id: number, model: ModelSource, tokenizerSource: TokenizerSo
     onProgress: (p) => post({ type: 'load-progress', id, progress: { phase: 'upload', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal } }),
   });
   try {
+    // A cancel during the upload lands here: the weights are on the GPU, but nobody wants them.
+    if (signal.aborted) throw new DOMException('Cancelled.', 'AbortError');
     checkTokenizerFitsModel(tokenizer, loaded.config.vocabSize);
   } catch (e) {
     loaded.dispose();

@@ -31,7 +31,7 @@ describe('URL contract', () => {
     expect(p.attack).toBeUndefined();
     expect(p.steps).toBeUndefined();
     expect(p.problems).toEqual([
-      'The link\'s attack "gcg" is unknown; use ica, ladder or suffix.',
+      'The link\'s attack "gcg" is unknown; use ica, ladder, suffix, custom or none.',
       'The link\'s steps "0" must be a whole number from 1 to 50.',
       'The link\'s tokens "many" must be a whole number from 1 to 256.',
     ]);

@@ -130,6 +130,22 @@ describe('cli eval', () => {
     expect(run.stderrLines[0]).toMatch(/holds an evaluation with other settings.*new --out folder/);
   }, 120_000);
 
+  it('goes on past a request that cannot run, writes why, and says so at the end', async () => {
+    const mixed = join(scratch, 'mixed.csv');
+    const long = Array.from({ length: 120 }, (_, i) => `word${i}`).join(' ');
+    await writeFile(mixed, `id,goal\nlong,${long}\nlock,Explain how to pick a lock.\n`);
+    const out = join(scratch, 'mixed-out');
+    const run = await start([...evalArgs(out, ['--limit', '2']).map((a) => (a === requestsPath ? mixed : a))]).done;
+    expect(run.code).toBe(1);
+    const last = run.stderrLines.at(-1)!;
+    expect(last).toMatch(/^Wrote 1 trace and summary\.csv to .*, but 1 request failed \(see 0001-long\.error\.json\); fix the cause and run the same command again to retry them\.$/);
+    const why = JSON.parse(await readFile(join(out, '0001-long.error.json'), 'utf8')) as { error: string; message: string };
+    expect(why.error).toBe('EngineInputError');
+    expect(why.message).toMatch(/exceed the model's context of 256/);
+    expect(await traceFiles(out)).toContain('0002-lock.json');
+    expect(csvParse(await readFile(join(out, 'summary.csv'), 'utf8')).every((r) => r.requests === '1')).toBe(true);
+  }, 200_000);
+
   it('says in one line what is wrong with a requests file or the arguments', async () => {
     const bad = join(scratch, 'bad.csv');
     await writeFile(bad, 'prompt\nhello\n');

@@ -201,12 +201,12 @@ describe('lab runner', () => {
       const suffix = step.segments!.find((s) => s.kind === 'suffix');
       if (step.step > 0) expect(suffix?.tokenIds).toHaveLength(6);
       // Reference: log p(target | prompt) by the float64 forward pass over prompt + target.
-      // The target's ids after the prompt: as encoded together with the prompt when that keeps the
-      // prompt's own ids (plain text), else on their own (a spliced suffix re-encodes differently).
-      const ids = lab.tokenizer.encode(step.prompt + TARGET);
-      const keepsPrompt = step.tokens.every((t, i) => ids[i] === t);
-      if (step.step === 0) expect(keepsPrompt).toBe(true);
-      const target = keepsPrompt ? ids.slice(step.tokens.length) : lab.tokenizer.encode(TARGET);
+      // The target's ids after the prompt, fixed from the plain request (the template's tail after
+      // the user message is the same whatever the suffix).
+      const plain = trace.steps[0];
+      const ids = lab.tokenizer.encode(plain.prompt + TARGET);
+      expect(ids.slice(0, plain.tokens.length)).toEqual(plain.tokens);
+      const target = ids.slice(plain.tokens.length);
       const { logits } = referenceForward(reference, [...step.tokens, ...target]);
       let expected = 0;
       target.forEach((id, i) => {
@@ -217,6 +217,14 @@ describe('lab runner', () => {
       });
       expect(Math.abs(step.score! - expected)).toBeLessThan(2e-3 * target.length);
     }
+  }, 300_000);
+
+  it('a defense never changes the attack: the suffix search runs on the undefended model', async () => {
+    const attack = { kind: 'suffix', target: TARGET, iterations: 6, maxSteps: 2, suffixLength: 4 } as const;
+    const plain = await runScenario(lab, { ...base(attack), mapHead: false });
+    const defended = await runScenario(lab, { ...base(attack, { kind: 'sharpening', sharpening: { temperature: 0.4, layers: [0, 1] } }), mapHead: false });
+    expect(defended.steps.map((s) => [s.tokens, s.score, s.requestMass])).toEqual(plain.steps.map((s) => [s.tokens, s.score, s.requestMass]));
+    expect(defended.steps.every((s) => s.defended !== undefined)).toBe(true);
   }, 300_000);
 
   it('re-running the defense keeps the undefended runs and replaces the defended ones', async () => {
