@@ -64,7 +64,9 @@ async function waitIdle(from: Page, timeout = 300_000) {
 
 beforeAll(async () => {
   browser = await launchChromium({ webgpu: true });
-  page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, acceptDownloads: true });
+  // A context of its own, so the offline test can open a second page in it (same storage, same service worker).
+  const context = await browser.newContext({ viewport: { width: 1440, height: 1000 }, acceptDownloads: true });
+  page = await context.newPage();
   errors = collectPageErrors(page);
   const source = await pathSource(appModelPath);
   reference = await loadReferenceModel(await openGguf(source));

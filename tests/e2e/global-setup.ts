@@ -27,9 +27,12 @@ function noiseBytes(length: number, seed: number): Uint8Array {
 
 export default async function setup(project: TestProject) {
   const started = performance.now();
+  // NODE_ENV=production: Vitest sets NODE_ENV=test, which would give a development bundle (React's
+  // dev build, no service worker) instead of the app users get.
   execFileSync(process.execPath, [`${root}node_modules/vite/bin/vite.js`, 'build', '--logLevel', 'error'], {
     cwd: root,
     stdio: 'inherit',
+    env: { ...process.env, NODE_ENV: 'production' },
   });
   // Private files, not the tests/.fixtures cache: unit tests may rebuild that while these run.
   const fixtureDir = await mkdtemp(join(tmpdir(), 'slip-lab-e2e-'));
