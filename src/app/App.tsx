@@ -9,6 +9,7 @@ import { getState, setState, useApp } from '../store';
 import { setLanguage, type UiLanguage } from '../ui/i18n';
 import { exportTrace, importTraceFile, loadModelChoice, loadScenarioFiles, probeWebGPU, runScenario } from './actions';
 import { ErrorMessage } from './ErrorMessage';
+import { FileButton } from './FileButton';
 import { ModelPanel } from './ModelPanel';
 import { Presenter, startPresenting } from './Presenter';
 import { ScenarioPanel } from './ScenarioPanel';
@@ -79,7 +80,6 @@ export function App() {
   const summary = useApp((s) => s.summary);
   const [problems, setProblems] = useState<string[]>([]);
   const [copied, setCopied] = useState(false);
-  const traceInput = useRef<HTMLInputElement>(null);
   const params = useRef(parseUrlParams(location.search));
 
   useEffect(() => {
@@ -141,21 +141,9 @@ export function App() {
           <span className="tagline">{t('shell.tagline')}</span>
         </h1>
         <nav className="header-actions" aria-label={t('shell.actions')}>
-          <button type="button" onClick={() => traceInput.current?.click()} data-testid="import-trace">
+          <FileButton accept=".json,application/json" onFile={(file) => void importTraceFile(file)} inputTestId="trace-file" testId="import-trace">
             {t('shell.importTrace')}
-          </button>
-          <input
-            ref={traceInput}
-            type="file"
-            accept=".json,application/json"
-            hidden
-            data-testid="trace-file"
-            onChange={(e) => {
-              const file = e.target.files?.[0];
-              e.target.value = '';
-              if (file) void importTraceFile(file);
-            }}
-          />
+          </FileButton>
           <button type="button" onClick={exportTrace} disabled={!trace} data-testid="export-trace">
             {t('shell.exportTrace')}
           </button>

@@ -1,12 +1,13 @@
 // Model choice: the catalogue with sizes and cache state, a URL, or a local .gguf; download and
 // load progress (bytes, speed, time left); the browser cache's size and a button to clear it.
 
-import { useCallback, useEffect, useId, useRef, useState } from 'react';
+import { useCallback, useEffect, useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { CATALOGUE, modelUrl } from '../../models/catalogue';
 import { clearCache, formatBytes, listCached, storageEstimate, type CacheEntry, type StorageEstimate } from '../download';
 import { useApp } from '../store';
 import { ErrorMessage } from './ErrorMessage';
+import { FileButton } from './FileButton';
 import { cancelLoad, loadLocalFile, loadModelChoice } from './actions';
 
 function formatDuration(seconds: number | undefined, t: (key: 'model.secondsLeft' | 'model.minutesLeft', options: { n: number }) => string): string {
@@ -27,7 +28,6 @@ export function ModelPanel({ hub }: { hub?: string }) {
   const [tokenizer, setTokenizer] = useState('');
   const [cached, setCached] = useState<CacheEntry[]>([]);
   const [storage, setStorage] = useState<StorageEstimate>();
-  const fileInput = useRef<HTMLInputElement>(null);
   const ids = { select: useId(), url: useId(), tokenizer: useId() };
 
   const refreshCache = useCallback(async () => {
@@ -88,21 +88,15 @@ export function ModelPanel({ hub }: { hub?: string }) {
           <button type="button" disabled={disabled || !url.trim()} onClick={() => void loadModelChoice({ model: url.trim(), tokenizer: tokenizer.trim(), hub })}>
             {t('model.loadUrl')}
           </button>
-          <button type="button" disabled={disabled || !tokenizer.trim()} onClick={() => fileInput.current?.click()} title={tokenizer.trim() ? undefined : t('model.fileNeedsTokenizer')}>
-            {t('model.openFile')}
-          </button>
-          <input
-            ref={fileInput}
-            type="file"
+          <FileButton
             accept=".gguf"
-            hidden
-            data-testid="model-file"
-            onChange={(e) => {
-              const file = e.target.files?.[0];
-              e.target.value = '';
-              if (file) void loadLocalFile(file, { kind: 'hub', repo: tokenizer.trim(), hub });
-            }}
-          />
+            inputTestId="model-file"
+            disabled={disabled || !tokenizer.trim()}
+            title={tokenizer.trim() ? undefined : t('model.fileNeedsTokenizer')}
+            onFile={(file) => void loadLocalFile(file, { kind: 'hub', repo: tokenizer.trim(), hub })}
+          >
+            {t('model.openFile')}
+          </FileButton>
         </div>
       </details>
 

@@ -187,10 +187,11 @@ export function Presenter({ trace }: { trace: Trace }) {
             {trace.request.text}
           </blockquote>
         )}
-        {(current.kind === 'slipping' || current.kind === 'defended' || current.kind === 'complied') && (
+        {/* Two things per slide at most, so each fits a projector's screen. */}
+        {(current.kind === 'slipping' || current.kind === 'defended') && (
           <SlippingTimeline trace={trace} step={step} onStepChange={(i) => setState({ step: i })} layer={layer} head={head} />
         )}
-        {(current.kind === 'baseline' || current.kind === 'complied' || current.kind === 'defended' || current.kind === 'slipping') && (
+        {(current.kind === 'baseline' || current.kind === 'complied' || current.kind === 'slipping') && (
           <TokenStrip run={run} trace={trace} layer="mean" head="mean" query="last" onQueryChange={() => undefined} decodeToken={decode} redacted={redacted} />
         )}
         {(current.kind === 'baseline' || current.kind === 'complied' || current.kind === 'defended') && (

@@ -1,12 +1,13 @@
 // The scenario: the request (a starter one or typed), the attack and its settings, the defenses
 // (sharpening temperature slider with a layer range, SmoothLLM), and Run / Cancel with progress.
 
-import { useEffect, useId, useRef, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { requestText, targetText } from '../attacks/scenarios';
 import { useShallow } from 'zustand/react/shallow';
 import { initialScenario, setState, useApp, type AttackKind, type ScenarioSlice } from '../store';
 import { ErrorMessage } from './ErrorMessage';
+import { FileButton } from './FileButton';
 import { cancelRun, loadRequestsFile, loadScenarioFiles, runScenario, scheduleDefenseRerun, type ScenarioFiles } from './actions';
 
 const ATTACKS: readonly AttackKind[] = ['ladder', 'ica', 'suffix', 'custom', 'none'];
@@ -55,7 +56,7 @@ export function ScenarioPanel() {
     const parts = text.split(/[\s,]+/).filter(Boolean);
     return parts.every((p) => /^\d+$/.test(p) && Number(p) < nHead) ? undefined : t('scenario.headsInvalid', { max: nHead - 1 });
   })();
-  const requestsInput = useRef<HTMLInputElement>(null);
+
   const all = files ? [...files.requests.harmful, ...files.requests.benign] : [];
   const maxSteps = s.attack === 'ica' ? (files?.demos.demos.length ?? 10) : s.attack === 'ladder' ? (files ? files.templates.templates.length - 1 : 6) : 20;
 
@@ -119,21 +120,9 @@ export function ScenarioPanel() {
         placeholder={t('scenario.requestPlaceholder')}
         onChange={(e) => setState({ requestText: e.target.value, requestId: 'custom' })}
       />
-      <button type="button" className="link" onClick={() => requestsInput.current?.click()}>
+      <FileButton className="link" accept=".csv,.json,text/csv,application/json" inputTestId="requests-file" onFile={(file) => void loadRequestsFile(file)}>
         {t('scenario.loadRequests')}
-      </button>
-      <input
-        ref={requestsInput}
-        type="file"
-        accept=".csv,.json,text/csv,application/json"
-        hidden
-        data-testid="requests-file"
-        onChange={(e) => {
-          const file = e.target.files?.[0];
-          e.target.value = '';
-          if (file) void loadRequestsFile(file);
-        }}
-      />
+      </FileButton>
       {filesError && <p className="error">{filesError}</p>}
 
       <div className="grid2">

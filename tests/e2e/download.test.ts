@@ -11,6 +11,7 @@ import { collectPageErrors, launchChromium } from './support/browser';
 import { bundleDownloadHarness } from './support/download-harness-bundle';
 import type { DownloadOutcome, HarnessOp, OpenOutcome, Realm } from './support/download-harness-page';
 import { serveDownloadHarness, type HarnessServer } from './support/download-harness-server';
+import { seededBytes } from '../fixtures/bytes';
 
 const { modelPath } = inject('e2e');
 const MB = 1 << 20;
@@ -21,16 +22,6 @@ let bigBytes: Uint8Array;
 let modelBytes: Uint8Array;
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
-function seededBytes(length: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let state = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    bytes[i] = state >>> 24;
-  }
-  return bytes;
-}
 
 beforeAll(async () => {
   const [script, launched, model] = await Promise.all([bundleDownloadHarness(), launchChromium({ webgpu: false }), readFile(modelPath)]);

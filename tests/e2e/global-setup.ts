@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { seededBytes } from '../fixtures/bytes';
 import { encodeGguf, str } from '../fixtures/gguf-writer';
 import { buildRandomModel } from '../fixtures/models';
 import { APP_MODEL, E2E_MODEL, TOKENIZER_REPO } from './support/context';
@@ -15,12 +16,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Seeded bytes that are certainly not a GGUF header. */
 function noiseBytes(length: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let state = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    bytes[i] = state >>> 24;
-  }
+  const bytes = seededBytes(length, seed);
   bytes[0] = 0x89; // never 'G'
   return bytes;
 }

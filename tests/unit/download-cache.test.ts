@@ -4,19 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { ModelCache, memoryStore, openModelSourceWith, type DownloadProgress, type DownloadRequest } from '../../src/download';
 import { DownloadError } from '../../src/engine/errors';
+import { seededBytes } from '../fixtures/bytes';
 
 const URL_A = 'https://hub.test/org/repo/resolve/main/model-a.gguf';
 const URL_B = 'https://hub.test/org/repo/resolve/main/model-b.gguf';
-
-function seededBytes(length: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let state = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    bytes[i] = state >>> 24;
-  }
-  return bytes;
-}
 
 interface Logged {
   url: string;

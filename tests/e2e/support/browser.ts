@@ -48,7 +48,8 @@ export function collectPageErrors(page: Page): string[] {
 
 export const SCREENSHOT_DIR = fileURLToPath(new URL('../../../artifacts/screenshots/', import.meta.url));
 
-export async function screenshot(page: Page, name: string): Promise<void> {
+/** Saves a screenshot: the whole page, or (fullPage false) what the viewport shows, e.g. a full-screen overlay. */
+export async function screenshot(page: Page, name: string, { fullPage = true }: { fullPage?: boolean } = {}): Promise<void> {
   await mkdir(SCREENSHOT_DIR, { recursive: true });
-  await page.screenshot({ path: `${SCREENSHOT_DIR}${name}.png`, fullPage: true });
+  await page.screenshot({ path: `${SCREENSHOT_DIR}${name}.png`, fullPage });
 }
