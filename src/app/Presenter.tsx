@@ -183,9 +183,12 @@ export function Presenter({ trace }: { trace: Trace }) {
       </header>
       <main className="presenter-body">
         {current.kind === 'intro' && (
-          <blockquote className="presenter-request" lang={trace.request.language}>
-            {trace.request.text}
-          </blockquote>
+          <>
+            <blockquote className="presenter-request" lang={trace.request.language}>
+              {trace.request.text}
+            </blockquote>
+            <p className="presenter-explain">{t('presenter.introBody')}</p>
+          </>
         )}
         {/* Two things per slide at most, so each fits a projector's screen. */}
         {(current.kind === 'slipping' || current.kind === 'defended') && (
