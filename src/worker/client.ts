@@ -45,14 +45,16 @@ export class EngineClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private deviceLostListeners = new Set<(message: string) => void>();
+  /** Set once the worker has failed: every call is refused with it. */
+  private dead: WorkerError | undefined;
 
   constructor(worker?: Worker) {
     this.worker = worker ?? new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'slip-lab-engine' });
     this.worker.onmessage = (event: MessageEvent<Response>) => this.receive(event.data);
     this.worker.onerror = (event) => {
-      // A worker that failed to start (e.g. a script error) fails every call.
-      const error = new WorkerError({ name: 'WorkerError', message: `The engine worker stopped (${event.message || 'no reason given'}); reload the page.` });
-      for (const pending of this.pending.values()) pending.reject(error);
+      // A worker that failed to start or crashed fails every call, now and later.
+      this.dead = new WorkerError({ name: 'WorkerError', message: `The engine worker stopped (${event.message || 'no reason given'}); reload the page.` });
+      for (const pending of this.pending.values()) pending.reject(this.dead);
       this.pending.clear();
     };
   }
@@ -97,9 +99,12 @@ export class EngineClient {
 
   private call<T>(request: Omitted<Request>, onEvent?: (response: Response) => void): Call<T> {
     const id = this.nextId++;
+    const dead = this.dead;
     const result = new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, onEvent });
+      if (dead) reject(dead);
+      else this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, onEvent });
     });
+    if (dead) return { id, result, cancel: () => undefined };
     this.worker.postMessage({ ...request, id } as Request);
     return { id, result, cancel: () => this.worker.postMessage({ type: 'cancel', id: this.nextId++, target: id } satisfies Request) };
   }
