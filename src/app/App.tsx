@@ -1,7 +1,7 @@
 // The app shell: header (language, trace import/export, share link, presenter), the model and
 // scenario panels, and the stage with the charts. Reads the URL contract on open.
 
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { findModel } from '../../models/catalogue';
 import { requestText, targetText } from '../attacks/scenarios';
@@ -10,6 +10,7 @@ import { setLanguage, type UiLanguage } from '../ui/i18n';
 import { exportTrace, importTraceFile, loadModelChoice, loadScenarioFiles, probeWebGPU, runScenario } from './actions';
 import { ErrorMessage } from './ErrorMessage';
 import { FileButton } from './FileButton';
+import { withLocalLabels } from './labels';
 import { ModelPanel } from './ModelPanel';
 import { Presenter, startPresenting } from './Presenter';
 import { ScenarioPanel } from './ScenarioPanel';
@@ -113,6 +114,8 @@ export function App() {
   }, []);
 
   const language = (i18n.resolvedLanguage ?? 'en') as UiLanguage;
+  // What the panels show: the trace with the runner's English step labels in the UI language.
+  const shown = useMemo(() => trace && withLocalLabels(trace, t), [trace, t]);
   const share = () => {
     const s = getState();
     const p = params.current;
@@ -172,8 +175,8 @@ export function App() {
             </p>
           ))}
           {traceError && <ErrorMessage error={traceError} testId="trace-error" />}
-          {trace ? (
-            <Stage trace={trace} />
+          {shown ? (
+            <Stage trace={shown} />
           ) : (
             <div className="empty" data-testid="empty">
               <h2>{t('shell.emptyTitle')}</h2>
@@ -187,7 +190,7 @@ export function App() {
           )}
         </main>
       </div>
-      {presenting && trace && <Presenter trace={trace} />}
+      {presenting && shown && <Presenter trace={shown} />}
     </div>
   );
 }

@@ -95,3 +95,19 @@ describe('request files', () => {
     expect(() => parseRequests('prompt\nx\n', 'bad.csv', 'en')).toThrow('bad.csv has no "goal" column (its columns are prompt); add a header row with a goal column holding the requests.');
   });
 });
+
+describe('display labels', () => {
+  it('translates only the runner\'s own English step labels', async () => {
+    const { default: i18n } = await import('i18next');
+    const { resources } = await import('../../src/ui/i18n');
+    const ja = i18n.createInstance();
+    await ja.init({ lng: 'ja', resources });
+    const { localStepLabel } = await import('../../src/app/labels');
+    const t = ja.t.bind(ja) as Parameters<typeof localStepLabel>[1];
+    expect(localStepLabel('no attack', t)).toBe('攻撃なし');
+    expect(localStepLabel('initial suffix', t)).toBe('初期サフィックス');
+    expect(localStepLabel('improvement 12', t)).toBe('改善 12');
+    expect(localStepLabel('3-shot', t)).toBe('3-shot');
+    expect(localStepLabel('ロールプレイ', t)).toBe('ロールプレイ');
+  });
+});
