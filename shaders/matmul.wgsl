@@ -2,28 +2,7 @@
 // each of 256 threads computing 2×2 outputs; weights dequantized into workgroup memory
 // one 32-wide K slice at a time. Weight format comes from the included weights/<type>.wgsl.
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  outStride: u32,
-  rowOffset: u32,
-  xRowOffset: u32,
-  _pad0: u32,
-  _pad1: u32,
-}
-
-override HAS_BIAS: bool = false;
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> weights: array<u32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-
-fn x_at(i: u32) -> f32 { return x[i]; }
-
-//#include weights
+//#include linear
 
 const TILE: u32 = 32u;
 var<workgroup> xTile: array<array<f32, 33>, 32>; // (m, k), padded

@@ -2,28 +2,7 @@
 // 32 lanes per row, each lane dotting whole 32-weight blocks. Weight format comes from the
 // included weights/<type>.wgsl.
 
-struct Params {
-  M: u32,          // tokens
-  N: u32,          // rows of this weight part
-  K: u32,          // row length
-  outStride: u32,  // total output columns (all parts)
-  rowOffset: u32,  // first output column of this part
-  xRowOffset: u32, // first row of X to read
-  _pad0: u32,
-  _pad1: u32,
-}
-
-override HAS_BIAS: bool = false;
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> weights: array<u32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-
-fn x_at(i: u32) -> f32 { return x[i]; }
-
-//#include weights
+//#include linear
 
 const LANES: u32 = 32u;
 const ROWS: u32 = 8u;

@@ -190,7 +190,11 @@ export class GpuContext {
     const key = `${op}:${weights ?? ''}`;
     let module = this.modules.get(key);
     if (!module) {
-      let code = this.platform.loadShader(op);
+      // `//#include <name>` splices shaders/<name>.wgsl (e.g. the matrix kernels' shared `linear`
+      // prologue); `//#include weights` then splices the weight format's snippet.
+      let code = this.platform
+        .loadShader(op)
+        .replace(/^\/\/#include (?!weights\b)([\w/]+)$/gm, (_line, name: string) => this.platform.loadShader(name));
       if (code.includes('//#include weights')) {
         const snippet = weights !== undefined ? WEIGHT_SNIPPET[weights] : undefined;
         if (!snippet) throw new Error(`kernel ${op} needs a weight type with a WGSL snippet, got ${weights}`);
