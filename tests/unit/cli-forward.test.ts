@@ -1,46 +1,17 @@
 // The `forward` CLI as a user runs it (a child process): JSON logits, greedy tokens and attention
 // maps match the float64 reference; bad input gives one stderr line and a non-zero exit.
 
-import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openGguf } from '../../src/gguf/reader';
 import { pathSource } from '../../src/gguf/source-node';
 import { loadReferenceModel, referenceForward, type ReferenceModel } from '../../src/reference/forward';
 import { presets, randomModel } from '../fixtures/models';
 import { argmax, randomTokens, relativeError } from '../support/model';
+import { runCli, type CliRun } from '../support/cli';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
-
-interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  /** stderr without the lines Dawn's native layer prints on its own. */
-  readonly stderrLines: string[];
-}
-
-/** Lines Dawn / the Vulkan loader write straight to fd 2 while probing adapters. */
-const NATIVE_NOISE = ['error: XDG_RUNTIME_DIR', 'Warning: Vulkan', ' - While', '    at '];
-
-function runCli(args: string[], viaNpm = false): Promise<CliRun> {
-  const [command, argv] = viaNpm ? ['npm', ['run', '--silent', 'cli', '--', ...args]] : [TSX, ['src/cli/main.ts', ...args]];
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const stderrLines = stderr.split('\n').filter((line) => line.trim() !== '' && !NATIVE_NOISE.some((p) => line.startsWith(p)));
-      resolve({ code, stdout, stderrLines });
-    });
-  });
-}
 
 interface ForwardJson {
   prompt: number[];
