@@ -1,7 +1,6 @@
 // `analyze`: render a request through the model's chat template, run it greedily on WebGPU, and
 // print the prompt's spans, the attention mass on the request, the response and its verdict.
 
-import { parseArgs } from 'node:util';
 import { massFromRows, modelMean, perLayerMean, sinkAdjusted, toNested, type LayerHeadValues } from '../analysis/mass';
 import { judgeResponse, findRefusalPhrase } from '../analysis/judge';
 import { refusalMargin } from '../analysis/margin';
@@ -16,7 +15,7 @@ import { openerTokenIds } from '../tokenizer/openers';
 import { buildPrompt, type BuiltPrompt, type PromptSegment } from '../tokenizer/prompt';
 import { loadTokenizer } from '../tokenizer/source-node';
 import { checkTokenizerFitsModel, DEFAULT_HUB, type ChatTokenizer } from '../tokenizer/tokenizer';
-import { UsageError, isParseArgsError, type CliCommand } from './command';
+import { UsageError, parseOptions, type CliCommand } from './command';
 import { cliTemperatures, sharpeningOptions } from './options';
 import { openNodeGpu } from './node-gpu';
 
@@ -85,29 +84,18 @@ interface AnalyzeArgs {
 }
 
 function parseAnalyzeArgs(args: readonly string[]): AnalyzeArgs | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        model: { type: 'string' },
-        tokenizer: { type: 'string' },
-        request: { type: 'string' },
-        system: { type: 'string' },
-        hub: { type: 'string' },
-        'attn-temperature': { type: 'string' },
-        layers: { type: 'string' },
-        'max-new-tokens': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    if (isParseArgsError(e)) throw new UsageError(e.message.split('\n')[0]);
-    throw e;
-  }
+  const values = parseOptions(args, {
+    model: { type: 'string' },
+    tokenizer: { type: 'string' },
+    request: { type: 'string' },
+    system: { type: 'string' },
+    hub: { type: 'string' },
+    'attn-temperature': { type: 'string' },
+    layers: { type: 'string' },
+    'max-new-tokens': { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return 'help';
   if (!values.model) throw new UsageError('--model <file.gguf> is required.');
   if (!values.tokenizer) throw new UsageError('--tokenizer <repo|dir> is required.');

@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { customTrajectory } from '../attacks/custom';
 import { icaTrajectory } from '../attacks/ica';
 import { ladderTrajectory } from '../attacks/ladder';
@@ -23,7 +22,7 @@ import { defenseLabel, runScenario, type AttackSpec, type DefenseSpec, type Lab,
 import { parseTrace, serializeTrace, summaryCsv, type Trace } from '../lab/trace';
 import { loadTokenizer } from '../tokenizer/source-node';
 import { checkTokenizerFitsModel, DEFAULT_HUB } from '../tokenizer/tokenizer';
-import { UsageError, isParseArgsError, type CliCommand } from './command';
+import { UsageError, parseOptions, type CliCommand } from './command';
 import { attentionTemperature, headList, layerRange, positiveNumber, wholeNumber } from './options';
 import { openNodeGpu } from './node-gpu';
 
@@ -112,46 +111,35 @@ interface EvalArgs {
 const ATTACKS = ['ica', 'ladder', 'suffix', 'custom', 'none'] as const;
 
 function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        model: { type: 'string' },
-        tokenizer: { type: 'string' },
-        hub: { type: 'string' },
-        requests: { type: 'string' },
-        language: { type: 'string' },
-        limit: { type: 'string' },
-        attack: { type: 'string' },
-        steps: { type: 'string' },
-        demos: { type: 'string' },
-        templates: { type: 'string' },
-        custom: { type: 'string' },
-        system: { type: 'string' },
-        iterations: { type: 'string' },
-        'suffix-length': { type: 'string' },
-        candidates: { type: 'string' },
-        defense: { type: 'string' },
-        'attn-temperature': { type: 'string' },
-        layers: { type: 'string' },
-        heads: { type: 'string' },
-        'smooth-n': { type: 'string' },
-        'smooth-q': { type: 'string' },
-        'smooth-perturbation': { type: 'string' },
-        'max-new-tokens': { type: 'string' },
-        seed: { type: 'string' },
-        map: { type: 'boolean' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    if (isParseArgsError(e)) throw new UsageError(e.message.split('\n')[0]);
-    throw e;
-  }
+  const values = parseOptions(argv, {
+    model: { type: 'string' },
+    tokenizer: { type: 'string' },
+    hub: { type: 'string' },
+    requests: { type: 'string' },
+    language: { type: 'string' },
+    limit: { type: 'string' },
+    attack: { type: 'string' },
+    steps: { type: 'string' },
+    demos: { type: 'string' },
+    templates: { type: 'string' },
+    custom: { type: 'string' },
+    system: { type: 'string' },
+    iterations: { type: 'string' },
+    'suffix-length': { type: 'string' },
+    candidates: { type: 'string' },
+    defense: { type: 'string' },
+    'attn-temperature': { type: 'string' },
+    layers: { type: 'string' },
+    heads: { type: 'string' },
+    'smooth-n': { type: 'string' },
+    'smooth-q': { type: 'string' },
+    'smooth-perturbation': { type: 'string' },
+    'max-new-tokens': { type: 'string' },
+    seed: { type: 'string' },
+    map: { type: 'boolean' },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return 'help';
   for (const required of ['model', 'tokenizer', 'requests', 'attack', 'out'] as const) {
     if (!values[required]) throw new UsageError(`--${required} is required.`);

@@ -1,14 +1,13 @@
 // `forward`: run token ids through a GGUF model on WebGPU and print logits, greedy tokens and
 // (optionally) the prompt's attention maps as one JSON object — the contract tests rely on.
 
-import { parseArgs } from 'node:util';
 import type { GenerateResult, LoadedModel } from '../engine/api';
 import { configFromGguf, type ModelConfig } from '../engine/config';
 import { EngineInputError } from '../engine/errors';
 import { loadModel } from '../engine/model';
 import { openGguf } from '../gguf/reader';
 import { pathSource } from '../gguf/source-node';
-import { UsageError, isParseArgsError, type CliCommand } from './command';
+import { UsageError, parseOptions, type CliCommand } from './command';
 import { cliTemperatures, sharpeningOptions } from './options';
 import { openNodeGpu } from './node-gpu';
 
@@ -61,26 +60,15 @@ function nonNegativeInteger(text: string, what: string): number {
 }
 
 function parseForwardArgs(args: readonly string[]): ForwardArgs | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        model: { type: 'string' },
-        tokens: { type: 'string' },
-        generate: { type: 'string' },
-        'attn-temperature': { type: 'string' },
-        layers: { type: 'string' },
-        'export-attention': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    if (isParseArgsError(e)) throw new UsageError(e.message.split('\n')[0]);
-    throw e;
-  }
+  const values = parseOptions(args, {
+    model: { type: 'string' },
+    tokens: { type: 'string' },
+    generate: { type: 'string' },
+    'attn-temperature': { type: 'string' },
+    layers: { type: 'string' },
+    'export-attention': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return 'help';
   if (!values.model) throw new UsageError('--model <file.gguf> is required.');
   if (values.tokens === undefined) throw new UsageError('--tokens <ids> is required.');
