@@ -60,9 +60,14 @@ describe('cli eval', () => {
   it('resumes after being killed: finished traces are kept, the rest are run, summary.csv covers all', async () => {
     const out = join(scratch, 'run');
     const first = startCli(evalArgs(out));
-    // Kill it (no chance to clean up) as soon as it reports the first finished request.
+    // Kill it (no chance to clean up) as soon as it reports the first finished request. The report
+    // may arrive split over chunks; the kill lands while the second request still has a whole
+    // generation to run, however fast or slow the machine (the margin is one request, not a clock).
+    let said = '';
     first.child.stderr!.on('data', (chunk: string) => {
-      if (chunk.includes('[1/3]')) process.kill(-first.child.pid!, 'SIGKILL');
+      if (said.includes('[1/3]')) return; // already killed
+      said += chunk;
+      if (said.includes('[1/3]')) process.kill(-first.child.pid!, 'SIGKILL');
     });
     await first.done;
     const kept = await traceFiles(out);

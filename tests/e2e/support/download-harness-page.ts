@@ -16,11 +16,15 @@ import {
 import { DownloadError } from '../../../src/engine/errors';
 
 export type HarnessOp =
-  /** Downloads `files`; aborts once `abortAtFraction` of the total is done. */
-  | { op: 'download'; files: DownloadRequest[]; abortAtFraction?: number }
-  /** Starts the download and answers at once; `progress` tells how far it got. */
+  /**
+   * Downloads `files`; cancels once progress reports `abortAtBytes` done (pair it with the server's
+   * `pauseAfter` at the same byte, so the cancel lands there whatever the machine's speed).
+   */
+  | { op: 'download'; files: DownloadRequest[]; abortAtBytes?: number }
+  /** Starts the download and answers at once; `progress` tells how far it got, `outcome` how it ended. */
   | { op: 'start'; files: DownloadRequest[] }
   | { op: 'progress' }
+  | { op: 'outcome' }
   | { op: 'open'; url: string }
   | { op: 'list' }
   | { op: 'delete'; url: string }
@@ -64,8 +68,9 @@ function describeError(error: unknown): HarnessError {
 }
 
 let lastProgress: DownloadProgress | undefined;
+let started: Promise<DownloadOutcome> | undefined;
 
-async function download(files: DownloadRequest[], abortAtFraction = Infinity): Promise<DownloadOutcome> {
+async function download(files: DownloadRequest[], abortAtBytes = Infinity): Promise<DownloadOutcome> {
   const events: DownloadProgress[] = [];
   const controller = new AbortController();
   const started = performance.now();
@@ -75,7 +80,7 @@ async function download(files: DownloadRequest[], abortAtFraction = Infinity): P
       onProgress: (p) => {
         events.push(p);
         lastProgress = p;
-        if (p.bytesTotal > 0 && p.bytesDone >= abortAtFraction * p.bytesTotal) controller.abort();
+        if (p.bytesDone >= abortAtBytes) controller.abort();
       },
     });
     return { events, files: cached.map((f) => ({ url: f.url, bytes: f.bytes, fileName: f.fileName })), ms: performance.now() - started };
@@ -92,12 +97,14 @@ async function sha256(blob: Blob): Promise<string> {
 export async function runOp(request: HarnessOp): Promise<unknown> {
   switch (request.op) {
     case 'download':
-      return download(request.files, request.abortAtFraction);
+      return download(request.files, request.abortAtBytes);
     case 'start':
-      void download(request.files);
+      started = download(request.files);
       return true;
     case 'progress':
       return lastProgress ?? null;
+    case 'outcome':
+      return started ?? null;
     case 'open': {
       try {
         const opened = await openModelSource(request.url);

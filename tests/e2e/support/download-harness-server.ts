@@ -1,6 +1,8 @@
 // Server for the download e2e test: a blank page with the bundled download harness, and files
 // served with Range, ETag and If-Range like a CDN, plus the faults a meeting-room network has:
-// throttling, a dropped connection, a server that ignores Range. Every request is logged.
+// throttling, a dropped connection, a stall, a server that ignores Range. Every request is logged.
+// Tests that stop a download part-way use `pauseAfter` (the server holds the body at a byte the test
+// chose), never a speed and a clock, so they behave the same on a fast machine and a slow one.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,6 +30,11 @@ export interface Behaviour {
   bytesPerSecond: number | undefined;
   /** Destroy the connection after this many body bytes of the next file response (once). */
   dropAfter: number | undefined;
+  /**
+   * Hold the next file response after this many body bytes (once) until `release()` is called or
+   * the client goes away: a stalled connection, and a point a test can act at without racing.
+   */
+  pauseAfter: number | undefined;
 }
 
 export interface HarnessServer {
@@ -38,6 +45,8 @@ export interface HarnessServer {
   readonly behaviour: Behaviour;
   /** File requests only (the page and script are left out). */
   fileRequests(): LoggedRequest[];
+  /** Lets a response held by `pauseAfter` go on. */
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -56,17 +65,46 @@ function drainOrClose(response: ServerResponse): Promise<void> {
   });
 }
 
-async function sendBody(response: ServerResponse, bytes: Uint8Array, entry: LoggedRequest, behaviour: Behaviour) {
+/** Resolves when `gate` opens or the response closes (the client cancelled or went away). */
+function releasedOrClosed(response: ServerResponse, gate: Gate): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      response.off('close', done);
+      gate.waiting.delete(done);
+      resolve();
+    };
+    if (response.destroyed) return resolve();
+    response.on('close', done);
+    gate.waiting.add(done);
+  });
+}
+
+interface Gate {
+  waiting: Set<() => void>;
+}
+
+async function sendBody(response: ServerResponse, bytes: Uint8Array, entry: LoggedRequest, behaviour: Behaviour, gate: Gate) {
   const dropAt = behaviour.dropAfter;
+  const pauseAt = behaviour.pauseAfter;
   behaviour.dropAfter = undefined;
+  behaviour.pauseAfter = undefined;
+  let paused = false;
   let sent = 0;
   while (sent < bytes.length && !response.destroyed) {
+    // A pause comes before a drop at the same byte: the test lets the page take in every byte
+    // sent, then releases, and the connection breaks with nothing in flight.
+    if (pauseAt !== undefined && !paused && sent >= pauseAt) {
+      paused = true;
+      await releasedOrClosed(response, gate);
+      continue;
+    }
     const limit = dropAt === undefined ? bytes.length : Math.min(bytes.length, dropAt);
     if (sent >= limit) {
       response.socket?.destroy();
       return;
     }
-    const piece = bytes.subarray(sent, Math.min(sent + PIECE, limit));
+    const stop = pauseAt !== undefined && !paused ? Math.min(limit, pauseAt) : limit;
+    const piece = bytes.subarray(sent, Math.min(sent + PIECE, stop));
     const drained = response.write(piece);
     sent += piece.length;
     entry.bytesSent = sent;
@@ -76,7 +114,7 @@ async function sendBody(response: ServerResponse, bytes: Uint8Array, entry: Logg
   response.end();
 }
 
-function handleFile(request: IncomingMessage, response: ServerResponse, file: ServedFile | undefined, entry: LoggedRequest, behaviour: Behaviour) {
+function handleFile(request: IncomingMessage, response: ServerResponse, file: ServedFile | undefined, entry: LoggedRequest, behaviour: Behaviour, gate: Gate) {
   if (!file) {
     entry.status = 404;
     response.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
@@ -106,14 +144,15 @@ function handleFile(request: IncomingMessage, response: ServerResponse, file: Se
     response.end();
     return;
   }
-  void sendBody(response, file.bytes.subarray(start, end + 1), entry, behaviour);
+  void sendBody(response, file.bytes.subarray(start, end + 1), entry, behaviour, gate);
 }
 
 /** Listens on 127.0.0.1 at a free port; `script` is the bundled harness served at /harness.js. */
 export async function serveDownloadHarness(script: string): Promise<HarnessServer> {
   const log: LoggedRequest[] = [];
   const files = new Map<string, ServedFile>();
-  const behaviour: Behaviour = { honourRange: true, bytesPerSecond: undefined, dropAfter: undefined };
+  const behaviour: Behaviour = { honourRange: true, bytesPerSecond: undefined, dropAfter: undefined, pauseAfter: undefined };
+  const gate: Gate = { waiting: new Set() };
   const server = createServer((request, response) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     const header = (name: string) => request.headers[name] as string | undefined;
@@ -121,7 +160,7 @@ export async function serveDownloadHarness(script: string): Promise<HarnessServe
     log.push(entry);
     if (path === '/') response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(PAGE);
     else if (path === '/harness.js') response.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-store' }).end(script);
-    else if (path.startsWith('/files/')) handleFile(request, response, files.get(path.slice('/files/'.length)), entry, behaviour);
+    else if (path.startsWith('/files/')) handleFile(request, response, files.get(path.slice('/files/'.length)), entry, behaviour, gate);
     else {
       entry.status = 404;
       response.writeHead(404).end();
@@ -138,8 +177,12 @@ export async function serveDownloadHarness(script: string): Promise<HarnessServe
     files,
     behaviour,
     fileRequests: () => log.filter((r) => r.path.startsWith('/files/')),
+    release: () => {
+      for (const open of [...gate.waiting]) open();
+    },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const open of [...gate.waiting]) open();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
