@@ -3,7 +3,7 @@
 import { StrictMode, Suspense, lazy } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './app/App';
-import './ui/i18n';
+import './i18n';
 import './ui/panels/panels.css';
 import './app/app.css';
 

@@ -95,8 +95,29 @@ export function sinkAdjusted(mass: LayerHeadValues, sink: LayerHeadValues): Laye
   return { ...mass, values: mass.values.map((v, i) => sinkAdjust(v, sink.values[i])) };
 }
 
+/** The same values as [layer][head] nested arrays: how traces store them (JSON). */
+export type LayerHeadMatrix = readonly (readonly number[])[];
+
+/** Either form; the aggregates below accept both. */
+export type LayerHeadData = LayerHeadValues | LayerHeadMatrix;
+
+/** [layer][head] nested arrays, for JSON. */
+export function toNested(mass: LayerHeadValues): number[][] {
+  return Array.from({ length: mass.nLayer }, (_, l) => Array.from(mass.values.subarray(l * mass.nHead, (l + 1) * mass.nHead)));
+}
+
+export function fromNested(matrix: LayerHeadMatrix): LayerHeadValues {
+  const nLayer = matrix.length;
+  const nHead = matrix[0]?.length ?? 0;
+  if (matrix.some((row) => row.length !== nHead)) throw new RangeError('a layer × head matrix needs the same number of heads in every layer');
+  return { nLayer, nHead, values: Float64Array.from(matrix.flat()) };
+}
+
+const asValues = (data: LayerHeadData): LayerHeadValues => (Array.isArray(data) ? fromNested(data as LayerHeadMatrix) : (data as LayerHeadValues));
+
 /** Mean over heads: (nLayer). */
-export function perLayerMean(mass: LayerHeadValues): Float64Array {
+export function perLayerMean(data: LayerHeadData): Float64Array {
+  const mass = asValues(data);
   const out = new Float64Array(mass.nLayer);
   for (let l = 0; l < mass.nLayer; l++) {
     let sum = 0;
@@ -106,20 +127,28 @@ export function perLayerMean(mass: LayerHeadValues): Float64Array {
   return out;
 }
 
-/** Mean over layers of the per-layer means (equal to the mean over all heads). */
-export function modelMean(mass: LayerHeadValues): number {
-  const layers = perLayerMean(mass);
+/** Mean over layers: (nHead). */
+export function perHeadMean(data: LayerHeadData): Float64Array {
+  const mass = asValues(data);
+  const out = new Float64Array(mass.nHead);
+  for (let h = 0; h < mass.nHead; h++) {
+    let sum = 0;
+    for (let l = 0; l < mass.nLayer; l++) sum += mass.values[l * mass.nHead + h];
+    out[h] = sum / mass.nLayer;
+  }
+  return out;
+}
+
+/** Mean over layers of the per-layer means (equal to the mean over all heads): DESIGN.md's model-level value. */
+export function modelMean(data: LayerHeadData): number {
+  const layers = perLayerMean(data);
   return layers.reduce((a, b) => a + b, 0) / layers.length;
 }
 
 /** Mean over an inclusive layer range (e.g. the middle layers) of the per-layer means. */
-export function layerRangeMean(mass: LayerHeadValues, first: number, last: number): number {
+export function layerRangeMean(data: LayerHeadData, first: number, last: number): number {
+  const mass = asValues(data);
   if (!(first >= 0 && last < mass.nLayer && first <= last)) throw new RangeError(`layers ${first}-${last} are outside 0-${mass.nLayer - 1}`);
-  const layers = perLayerMean(mass).subarray(first, last + 1);
+  const layers = perLayerMean(data).subarray(first, last + 1);
   return layers.reduce((a, b) => a + b, 0) / layers.length;
-}
-
-/** [layer][head] nested arrays, for JSON. */
-export function toNested(mass: LayerHeadValues): number[][] {
-  return Array.from({ length: mass.nLayer }, (_, l) => Array.from(mass.values.subarray(l * mass.nHead, (l + 1) * mass.nHead)));
 }

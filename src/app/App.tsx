@@ -6,7 +6,7 @@ import { useTranslation } from 'react-i18next';
 import { findModel } from '../../models/catalogue';
 import { requestText, targetText } from '../attacks/scenarios';
 import { getState, setState, useApp } from '../store';
-import { setLanguage, type UiLanguage } from '../ui/i18n';
+import { setLanguage, type UiLanguage } from '../i18n';
 import { exportTrace, importTraceFile, loadModelChoice, loadScenarioFiles, probeWebGPU, runScenario } from './actions';
 import { ErrorMessage } from './ErrorMessage';
 import { FileButton } from './FileButton';

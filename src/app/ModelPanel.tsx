@@ -4,7 +4,8 @@
 import { useCallback, useEffect, useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { CATALOGUE, modelUrl } from '../../models/catalogue';
-import { clearCache, formatBytes, listCached, storageEstimate, type CacheEntry, type StorageEstimate } from '../download';
+import { formatBytes } from '../util/format';
+import { clearCache, listCached, storageEstimate, type CacheEntry, type StorageEstimate } from '../download';
 import { useApp } from '../store';
 import { ErrorMessage } from './ErrorMessage';
 import { FileButton } from './FileButton';

@@ -8,7 +8,7 @@ import type { Trace } from '../lab/trace';
 import { useShallow } from 'zustand/react/shallow';
 import { getState, setState, useApp } from '../store';
 import { ResponsePanel, SlippingTimeline, TokenStrip } from '../ui/panels';
-import { modelMean } from '../ui/panels/data';
+import { modelMean } from '../analysis/mass';
 import { currentRun, tokenDecoder } from './Stage';
 import { storyFacts, storySlides } from './story';
 

@@ -5,12 +5,12 @@ import { useEffect, useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { requestText, targetText } from '../attacks/scenarios';
 import { useShallow } from 'zustand/react/shallow';
-import { initialScenario, setState, useApp, type AttackKind, type ScenarioSlice } from '../store';
+import { attackKinds, type AttackKind } from '../lab/kinds';
+import { initialScenario, setState, useApp, type ScenarioSlice } from '../store';
 import { ErrorMessage } from './ErrorMessage';
 import { FileButton } from './FileButton';
 import { cancelRun, loadRequestsFile, loadScenarioFiles, runScenario, scheduleDefenseRerun, type ScenarioFiles } from './actions';
 
-const ATTACKS: readonly AttackKind[] = ['ladder', 'ica', 'suffix', 'custom', 'none'];
 const scenarioKeys = Object.keys(initialScenario) as (keyof ScenarioSlice)[];
 
 function pickKeys<T extends object, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {
@@ -129,7 +129,7 @@ export function ScenarioPanel() {
         <div>
           <label htmlFor={`${id}-attack`}>{t('scenario.attack')}</label>
           <select id={`${id}-attack`} value={s.attack} onChange={(e) => setState({ attack: e.target.value as AttackKind })}>
-            {ATTACKS.map((a) => (
+            {attackKinds.map((a) => (
               <option key={a} value={a}>
                 {t(`attack.${a}`)}
               </option>

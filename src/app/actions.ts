@@ -2,14 +2,13 @@
 // and export traces. Talks to the engine worker and writes the store.
 
 import { CATALOGUE, DEFAULT_HUB, findModel, modelUrl } from '../../models/catalogue';
-import { customTrajectory } from '../attacks/custom';
 import { parseRequests } from '../attacks/requests';
-import { icaTrajectory } from '../attacks/ica';
-import { ladderTrajectory } from '../attacks/ladder';
 import { parseIcaDemosFile, parseRequestsFile, parseTemplatesFile, type IcaDemosFile, type RequestsFile, type TemplatesFile } from '../attacks/scenarios';
-import type { AttackSpec, DefenseSpec, Scenario } from '../lab/runner';
+import { buildScenario } from '../lab/build';
+import type { DefenseSpec, Scenario } from '../lab/scenario';
 import { parseTrace, serializeTrace, type Trace } from '../lab/trace';
-import { getState, setState, showTrace, type ScenarioSlice, type UiError } from '../store';
+import { getState, setState, showTrace, type ScenarioSlice } from '../store';
+import { errorFacts } from '../util/format';
 import { EngineClient, isCancel, type Call } from '../worker/client';
 import type { ModelSource, TokenizerSource } from '../worker/protocol';
 
@@ -25,11 +24,6 @@ function engine(): EngineClient {
   return client;
 }
 
-function messageOf(error: unknown): UiError {
-  if (error instanceof Error && error.message) return { name: error.name, message: error.message };
-  return { name: 'Error', message: `Something went wrong (${String(error)}); reload the page and try again.` };
-}
-
 /** Asks the worker for a WebGPU adapter; without `navigator.gpu` there is no need to start it. */
 export async function probeWebGPU(): Promise<boolean> {
   if (!('gpu' in navigator) || !navigator.gpu) {
@@ -41,7 +35,7 @@ export async function probeWebGPU(): Promise<boolean> {
     setState(adapter ? { webgpu: 'available', adapter } : { webgpu: 'missing', webgpuReason: reason ?? 'no-adapter' });
     return adapter !== null;
   } catch (error) {
-    setState({ webgpu: 'missing', webgpuReason: messageOf(error).message });
+    setState({ webgpu: 'missing', webgpuReason: errorFacts(error).message });
     return false;
   }
 }
@@ -116,7 +110,7 @@ async function loadWith(model: ModelSource, tokenizer: TokenizerSource, label: s
     return true;
   } catch (error) {
     if (loadCall !== call) return false;
-    setState(isCancel(error) ? { status: 'idle', loadProgress: undefined } : { status: 'error', modelError: messageOf(error), loadProgress: undefined });
+    setState(isCancel(error) ? { status: 'idle', loadProgress: undefined } : { status: 'error', modelError: errorFacts(error), loadProgress: undefined });
     return false;
   } finally {
     if (loadCall === call) loadCall = undefined;
@@ -181,39 +175,24 @@ export function defenseOf(s: Pick<ScenarioSlice, 'sharpen' | 'smooth'>): Defense
   return { kind: 'none' };
 }
 
-/** The lab scenario for the current settings. */
-export function buildScenario(s: ScenarioSlice, files: ScenarioFiles): Scenario {
+/** The lab scenario for the current settings (the same builder `eval` uses). */
+export function appScenario(s: ScenarioSlice, files: ScenarioFiles): Scenario {
   const request = s.requestText.trim();
   const user = s.userRequests.find((r) => `user:${r.id}` === s.requestId);
   const known = user ?? [...files.requests.harmful, ...files.requests.benign].find((r) => r.id === s.requestId);
-  const options = { language: s.language };
-  let attack: AttackSpec;
-  switch (s.attack) {
-    case 'none':
-      attack = { kind: 'none' };
-      break;
-    case 'ica':
-      attack = { kind: 'ica', steps: icaTrajectory(request, files.demos, { ...options, maxShots: Math.min(s.steps, files.demos.demos.length) }), settings: { maxShots: s.steps } };
-      break;
-    case 'ladder': {
-      const templates = files.templates.templates.slice(0, Math.min(s.steps, files.templates.templates.length - 1) + 1);
-      attack = { kind: 'ladder', steps: ladderTrajectory(request, templates, options), settings: { templates: templates.map((t) => t.id) } };
-      break;
-    }
-    case 'custom':
-      attack = { kind: 'custom', steps: customTrajectory(s.customPrompts, { request }) };
-      break;
-    case 'suffix':
-      attack = { kind: 'suffix', target: s.target.trim() || 'Sure, here is', iterations: s.suffixIterations, maxSteps: Math.max(1, s.steps), suffixLength: s.suffixLength };
-      break;
-  }
-  return {
-    request: { ...(known ? { id: known.id, category: known.category } : {}), text: request, language: s.language },
-    attack,
-    defense: defenseOf(s),
-    maxNewTokens: s.maxNewTokens,
-    seeds: { attack: s.seed, defense: s.seed },
-  };
+  return buildScenario(
+    {
+      request: { ...(known ? { id: known.id, category: known.category } : {}), text: request, language: s.language },
+      attack: s.attack,
+      steps: s.steps,
+      suffix: { target: s.target.trim() || 'Sure, here is', iterations: s.suffixIterations, length: s.suffixLength },
+      customPrompts: s.customPrompts,
+      defense: defenseOf(s),
+      maxNewTokens: s.maxNewTokens,
+      seed: s.seed,
+    },
+    files,
+  );
 }
 
 /** Runs the current scenario; steps appear in the charts as they finish. */
@@ -226,9 +205,9 @@ export async function runScenario(): Promise<void> {
   }
   let scenario: Scenario;
   try {
-    scenario = buildScenario(state, await loadScenarioFiles());
+    scenario = appScenario(state, await loadScenarioFiles());
   } catch (error) {
-    setState({ runError: messageOf(error) });
+    setState({ runError: errorFacts(error) });
     return;
   }
   cancelTraceWork();
@@ -253,7 +232,7 @@ export async function runScenario(): Promise<void> {
     // The slider moved during the run: bring the defended runs up to date.
     if (JSON.stringify(defenseOf(getState())) !== JSON.stringify(scenario.defense)) scheduleDefenseRerun(0);
   } catch (error) {
-    if (runCall === call) setState({ running: false, labProgress: undefined, runError: isCancel(error) ? undefined : messageOf(error) });
+    if (runCall === call) setState({ running: false, labProgress: undefined, runError: isCancel(error) ? undefined : errorFacts(error) });
   } finally {
     if (runCall === call) runCall = undefined;
   }
@@ -289,7 +268,7 @@ export function scheduleDefenseRerun(delayMs = 350): void {
       setState({ trace: updated, rerunning: false, labProgress: undefined, showDefended: getState().showDefended && updated.steps[0]?.defended !== undefined });
     } catch (error) {
       if (rerunCall !== call) return;
-      setState({ rerunning: false, labProgress: undefined, runError: isCancel(error) ? undefined : messageOf(error) });
+      setState({ rerunning: false, labProgress: undefined, runError: isCancel(error) ? undefined : errorFacts(error) });
     }
   }, delayMs);
 }
@@ -320,7 +299,7 @@ export async function requestMap(stepIndex: number, defended: boolean, layer: nu
     const steps = current.steps.map((s, i) => (i !== stepIndex ? s : defended && s.defended ? { ...s, defended: { ...s.defended, map } } : { ...s, map }));
     setState({ trace: { ...current, steps }, mapPending: false });
   } catch (error) {
-    if (mapCall === call) setState({ mapPending: false, runError: isCancel(error) ? undefined : messageOf(error) });
+    if (mapCall === call) setState({ mapPending: false, runError: isCancel(error) ? undefined : errorFacts(error) });
   }
 }
 
@@ -331,7 +310,7 @@ export async function loadRequestsFile(file: File): Promise<void> {
     const first = requests[0];
     setState({ userRequests: requests, requestId: `user:${first.id}`, requestText: first.goal, target: first.target, runError: undefined });
   } catch (error) {
-    setState({ runError: messageOf(error) });
+    setState({ runError: errorFacts(error) });
   }
 }
 
@@ -344,7 +323,7 @@ export async function importTraceFile(file: File): Promise<boolean> {
     showTrace(trace, 'imported');
     return true;
   } catch (error) {
-    setState({ traceError: messageOf(error) });
+    setState({ traceError: errorFacts(error) });
     return false;
   }
 }

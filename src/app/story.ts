@@ -3,7 +3,7 @@
 // that never refused (or a defense that did not help) is reported as such, never as the script.
 
 import type { Trace, TraceRun, Verdict } from '../lab/trace';
-import { modelMean } from '../ui/panels/data';
+import { modelMean } from '../analysis/mass';
 
 export type SlideKind = 'intro' | 'baseline' | 'slipping' | 'complied' | 'defended' | 'summary';
 

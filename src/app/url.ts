@@ -1,7 +1,7 @@
 // The URL contract of DESIGN.md: `?model=&tokenizer=&hub=` loads a model on open; adding
 // `&request=&attack=&steps=&run=1` runs that scenario once the model is loaded.
 
-import type { AttackKind } from '../store';
+import { attackKinds, choiceList, isAttackKind, type AttackKind } from '../lab/kinds';
 
 export interface UrlParams {
   readonly model?: string;
@@ -20,8 +20,6 @@ export interface UrlParams {
   readonly problems: readonly string[];
 }
 
-const ATTACKS: readonly AttackKind[] = ['ica', 'ladder', 'suffix', 'custom', 'none'];
-
 export function parseUrlParams(search: string): UrlParams {
   const params = new URLSearchParams(search);
   const problems: string[] = [];
@@ -32,8 +30,8 @@ export function parseUrlParams(search: string): UrlParams {
   let attack: AttackKind | undefined;
   const attackText = text('attack');
   if (attackText !== undefined) {
-    if ((ATTACKS as readonly string[]).includes(attackText)) attack = attackText as AttackKind;
-    else problems.push(`The link's attack "${attackText}" is unknown; use ica, ladder, suffix, custom or none.`);
+    if (isAttackKind(attackText)) attack = attackText;
+    else problems.push(`The link's attack "${attackText}" is unknown; use ${choiceList(attackKinds)}.`);
   }
   let steps: number | undefined;
   const stepsText = text('steps');

@@ -1,8 +1,8 @@
 // The scenario files in public/scenarios/ (requests, template ladder, ICA demos): schemas and parsers.
 
 import { z } from 'zod';
-import { SlipLabError } from '../engine/errors';
-import { describeIssue } from '../lab/trace';
+import { SlipLabError } from '../errors';
+import { describeIssue } from '../util/describe-issue';
 import type { Language } from './types';
 
 /** A scenario file does not match its schema; the message names the first problem. */

@@ -1,6 +1,6 @@
 // Attack steps as ordered text segments: what an attack puts in the prompt, and which piece is the request.
 
-import { SlipLabError } from '../engine/errors';
+import { SlipLabError } from '../errors';
 
 /**
  * What a piece of the prompt is, so the prompt builder can give it a token span:

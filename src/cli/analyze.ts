@@ -7,7 +7,7 @@ import { refusalMargin } from '../analysis/margin';
 import { rangesOfKind, spanLength } from '../analysis/spans';
 import type { GenerateResult, LoadedModel } from '../engine/api';
 import { configFromGguf, type ModelConfig } from '../engine/config';
-import { EngineInputError } from '../engine/errors';
+import { EngineInputError } from '../errors';
 import { loadModel } from '../engine/model';
 import { openGguf } from '../gguf/reader';
 import { pathSource } from '../gguf/source-node';

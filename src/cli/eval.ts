@@ -6,19 +6,19 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { customTrajectory } from '../attacks/custom';
-import { icaTrajectory } from '../attacks/ica';
-import { ladderTrajectory } from '../attacks/ladder';
-import { parseRequests, type EvalRequest } from '../attacks/requests';
+import { parseRequests } from '../attacks/requests';
 import { parseIcaDemosFile, parseTemplatesFile } from '../attacks/scenarios';
 import type { Language } from '../attacks/types';
 import { perturbationKinds, type PerturbationKind } from '../defenses/smoothllm';
 import { configFromGguf } from '../engine/config';
-import { SlipLabError } from '../engine/errors';
+import { SlipLabError } from '../errors';
 import { loadModel } from '../engine/model';
 import { openGguf } from '../gguf/reader';
 import { pathSource } from '../gguf/source-node';
-import { defenseLabel, runScenario, type AttackSpec, type DefenseSpec, type Lab, type LabProgress, type Scenario } from '../lab/runner';
+import { buildScenario } from '../lab/build';
+import { attackKinds, choiceList, defenseKindOf, defenseKinds, defenseOptionNames, isAttackKind, type AttackKind } from '../lab/kinds';
+import { runScenario, type LabProgress } from '../lab/runner';
+import { defenseLabel, type DefenseSpec, type Lab } from '../lab/scenario';
 import { parseTrace, serializeTrace, summaryCsv, type Trace } from '../lab/trace';
 import { loadTokenizer } from '../tokenizer/source-node';
 import { checkTokenizerFitsModel, DEFAULT_HUB } from '../tokenizer/tokenizer';
@@ -28,8 +28,9 @@ import { openNodeGpu } from './node-gpu';
 
 const SCENARIOS = fileURLToPath(new URL('../../public/scenarios/', import.meta.url));
 
-const USAGE =
-  'eval --model <file.gguf> --tokenizer <repo|dir> --requests <file.csv|json> --attack ica|ladder|suffix|custom|none [--steps N] [--defense sharpen|smoothllm|both --attn-temperature T --layers a-b] --out DIR';
+const DEFENSE_NAMES = defenseKinds.filter((kind) => kind !== 'none').map((kind) => defenseOptionNames[kind]);
+
+const USAGE = `eval --model <file.gguf> --tokenizer <repo|dir> --requests <file.csv|json> --attack ${attackKinds.join('|')} [--steps N] [--defense ${DEFENSE_NAMES.join('|')} --attn-temperature T --layers a-b] --out DIR`;
 
 const HELP = `Usage: npm run --silent cli -- ${USAGE}
 
@@ -90,7 +91,7 @@ interface EvalArgs {
   requests: string;
   language: Language;
   limit?: number;
-  attack: 'ica' | 'ladder' | 'suffix' | 'custom' | 'none';
+  attack: AttackKind;
   steps: number;
   demos?: string;
   templates?: string;
@@ -107,8 +108,6 @@ interface EvalArgs {
   map: boolean;
   out: string;
 }
-
-const ATTACKS = ['ica', 'ladder', 'suffix', 'custom', 'none'] as const;
 
 function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
   const values = parseOptions(argv, {
@@ -144,19 +143,17 @@ function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
   for (const required of ['model', 'tokenizer', 'requests', 'attack', 'out'] as const) {
     if (!values[required]) throw new UsageError(`--${required} is required.`);
   }
-  const attack = values.attack as EvalArgs['attack'];
-  if (!ATTACKS.includes(attack)) throw new UsageError(`--attack must be one of ${ATTACKS.join(', ')}, got "${values.attack}".`);
+  const attack = values.attack!;
+  if (!isAttackKind(attack)) throw new UsageError(`--attack must be one of ${attackKinds.join(', ')}, got "${values.attack}".`);
   if (attack === 'custom' && !values.custom) throw new UsageError('--attack custom needs --custom <file.json|csv> with your prompts.');
   const language = (values.language ?? 'en') as Language;
   if (language !== 'en' && language !== 'ja') throw new UsageError(`--language must be en or ja, got "${values.language}".`);
   if (values.hub !== undefined && !/^https?:\/\/\S+$/.test(values.hub)) throw new UsageError(`--hub must be an http(s) URL, got "${values.hub}".`);
 
-  const defenseName = values.defense ?? 'none';
-  if (!['none', 'sharpen', 'smoothllm', 'both'].includes(defenseName)) {
-    throw new UsageError(`--defense must be sharpen, smoothllm or both, got "${values.defense}".`);
-  }
-  const sharpens = defenseName === 'sharpen' || defenseName === 'both';
-  const smooths = defenseName === 'smoothllm' || defenseName === 'both';
+  const defenseKind = defenseKindOf(values.defense ?? 'none');
+  if (!defenseKind) throw new UsageError(`--defense must be ${choiceList(DEFENSE_NAMES)}, got "${values.defense}".`);
+  const sharpens = defenseKind === 'sharpening' || defenseKind === 'sharpening+smoothllm';
+  const smooths = defenseKind === 'smoothllm' || defenseKind === 'sharpening+smoothllm';
   for (const option of ['attn-temperature', 'layers', 'heads'] as const) {
     if (values[option] !== undefined && !sharpens) throw new UsageError(`--${option} sets up sharpening; add --defense sharpen (or both).`);
   }
@@ -176,11 +173,11 @@ function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
     perturbation,
   };
   const defense: DefenseSpec =
-    defenseName === 'sharpen'
+    defenseKind === 'sharpening'
       ? { kind: 'sharpening', sharpening }
-      : defenseName === 'smoothllm'
+      : defenseKind === 'smoothllm'
         ? { kind: 'smoothllm', smooth }
-        : defenseName === 'both'
+        : defenseKind === 'sharpening+smoothllm'
           ? { kind: 'sharpening+smoothllm', sharpening, smooth }
           : { kind: 'none' };
 
@@ -306,12 +303,7 @@ async function runEval(args: EvalArgs): Promise<string> {
   const demos = demosText !== undefined ? parseIcaDemosFile(demosText) : undefined;
   const templates = templatesText !== undefined ? parseTemplatesFile(templatesText) : undefined;
   const customText = args.attack === 'custom' ? await readText(args.custom!, 'custom prompts') : undefined;
-  if (templates && args.steps + 1 > templates.templates.length) {
-    throw new UsageError(`--steps ${args.steps} asks for more templates than the ${templates.templates.length - 1} beyond the plain one; lower --steps.`);
-  }
-  if (demos && args.steps > demos.demos.length) {
-    throw new UsageError(`--steps ${args.steps} asks for more demonstrations than the ${demos.demos.length} loaded; lower --steps.`);
-  }
+  const files = { demos, templates };
 
   const source = await pathSource(args.model);
   let ctx;
@@ -386,15 +378,21 @@ async function runEval(args: EvalArgs): Promise<string> {
           // A damaged trace (e.g. the disk filled up) is simply run again.
         }
       }
-      const scenario: Scenario = {
-        request: { id: request.id, ...(request.category ? { category: request.category } : {}), text: request.goal, language: args.language },
-        attack: attackFor(args, request, { demos, templates, customText }),
-        defense,
-        maxNewTokens: args.maxNewTokens,
-        seeds: { attack: args.seed, defense: args.seed },
-        system: args.system,
-        mapHead: args.map ? 'top' : false,
-      };
+      const scenario = buildScenario(
+        {
+          request: { id: request.id, ...(request.category ? { category: request.category } : {}), text: request.goal, language: args.language },
+          attack: args.attack,
+          steps: args.steps,
+          suffix: { target: request.target, iterations: args.iterations, length: args.suffixLength, candidates: args.candidates },
+          customPrompts: customText,
+          system: args.system,
+          defense,
+          maxNewTokens: args.maxNewTokens,
+          seed: args.seed,
+          mapHead: args.map ? 'top' : false,
+        },
+        files,
+      );
       progress.update(index, request.id);
       const started = performance.now();
       let trace: Trace;
@@ -431,37 +429,6 @@ async function runEval(args: EvalArgs): Promise<string> {
     lab.model.dispose();
     ctx.destroy();
     await source.close?.();
-  }
-}
-
-function attackFor(
-  args: EvalArgs,
-  request: EvalRequest,
-  files: { demos?: ReturnType<typeof parseIcaDemosFile>; templates?: ReturnType<typeof parseTemplatesFile>; customText?: string },
-): AttackSpec {
-  const options = { system: args.system, language: args.language };
-  switch (args.attack) {
-    case 'none':
-      return { kind: 'none' };
-    case 'ica':
-      return { kind: 'ica', steps: icaTrajectory(request.goal, files.demos!, { ...options, maxShots: args.steps }), settings: { maxShots: args.steps } };
-    case 'ladder':
-      return {
-        kind: 'ladder',
-        steps: ladderTrajectory(request.goal, files.templates!.templates.slice(0, args.steps + 1), options),
-        settings: { templates: files.templates!.templates.slice(0, args.steps + 1).map((t) => t.id) },
-      };
-    case 'custom':
-      return { kind: 'custom', steps: customTrajectory(files.customText!, { system: args.system, request: request.goal }) };
-    case 'suffix':
-      return {
-        kind: 'suffix',
-        target: request.target,
-        iterations: args.iterations,
-        maxSteps: Math.max(1, args.steps),
-        suffixLength: args.suffixLength,
-        candidatesPerIteration: args.candidates,
-      };
   }
 }
 

@@ -3,7 +3,7 @@
 
 import type { GenerateResult, LoadedModel } from '../engine/api';
 import { configFromGguf, type ModelConfig } from '../engine/config';
-import { EngineInputError } from '../engine/errors';
+import { EngineInputError } from '../errors';
 import { loadModel } from '../engine/model';
 import { openGguf } from '../gguf/reader';
 import { pathSource } from '../gguf/source-node';

@@ -1,7 +1,7 @@
 // CLI entry (`npm run --silent cli -- <command> …`): dispatches to a subcommand, prints its
 // stdout text, turns any failure into one line on stderr, and exits even if Dawn keeps running.
 
-import { SlipLabError } from '../engine/errors';
+import { SlipLabError } from '../errors';
 import { UsageError, type CliCommand } from './command';
 import { analyzeCommand } from './analyze';
 import { evalCommand } from './eval';

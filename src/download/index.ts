@@ -14,7 +14,6 @@ import type { CacheEntry, CachedFile, DownloadOptions, DownloadRequest, OpenedMo
 
 export { ModelCache, type CacheLookup, type ModelCacheOptions } from './model-cache';
 export { memoryStore, type CacheStore, type CacheWriter } from './store';
-export { formatBytes } from './messages';
 export { cacheFileName, cacheKey } from './naming';
 export type { CacheEntry, CachedFile, DownloadOptions, DownloadProgress, DownloadRequest, OpenedModel, StorageEstimate } from './types';
 

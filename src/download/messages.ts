@@ -1,20 +1,8 @@
 // The sentences a failed download shows: what went wrong and what to do, one sentence each,
 // plus the AbortError that cancellation raises instead (cancelling is not a failure).
 
-import { DownloadError } from '../engine/errors';
-
-/** Decimal units, as download sizes are usually shown: 1 536 000 → "1.5 MB". */
-export function formatBytes(bytes: number): string {
-  const units = ['bytes', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  if (unit === 0) return `${bytes} bytes`;
-  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1).replace(/\.0$/, '')} ${units[unit]}`;
-}
+import { DownloadError } from '../errors';
+import { formatBytes } from '../util/format';
 
 const sizeSuffix = (bytes: number | undefined) => (bytes ? ` (${formatBytes(bytes)})` : '');
 

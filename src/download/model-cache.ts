@@ -1,7 +1,7 @@
 // The model cache over a CacheStore: downloads several files with one progress stream, answers
 // whether a URL is cached, lists, deletes and measures what is stored.
 
-import { DownloadError } from '../engine/errors';
+import { DownloadError } from '../errors';
 import { blobSource, type ByteSource } from '../gguf/source';
 import { fetchFile, fileJob, readStoredState, type FileJob, type StoredState } from './fetch-file';
 import { abortError, busyError, httpError, isAbortError, networkError, quotaError, storageUnavailableError } from './messages';

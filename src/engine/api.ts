@@ -38,6 +38,24 @@ export interface GenerateOptions {
   readonly logits?: 'generated' | 'all-prompt' | 'none';
   readonly onToken?: (token: number, step: number) => void;
   readonly signal?: AbortSignal;
+  /** See `CacheReuse`; default 'prefix'. */
+  readonly reuse?: CacheReuse;
+}
+
+/**
+ * Whether a call may start from the KV cache the previous call left. `prefix`: the longest
+ * common prefix of the cached tokens and this prompt is not recomputed (attack steps and scored
+ * candidates share long prefixes). `none`: every position is computed afresh, so the result does
+ * not depend on what ran before (a reused prefix was computed in other chunk shapes, which rounds
+ * floats differently). Exporting every prompt position (a full map, `all-prompt` rows or logits)
+ * always computes afresh.
+ */
+export type CacheReuse = 'prefix' | 'none';
+
+export interface LogprobsOptions {
+  readonly signal?: AbortSignal;
+  /** Default 'prefix'. */
+  readonly reuse?: CacheReuse;
 }
 
 export interface AttentionRows {
@@ -91,19 +109,23 @@ export interface LoadedModel {
   readonly vocab?: readonly string[];
   /**
    * Attention softmax temperature per (layer, head), row-major (nLayer × nHead); a number sets
-   * every head. T = 1 is standard attention; T < 1 sharpens.
+   * every head. T = 1 is standard attention; T < 1 sharpens. Different temperatures empty the KV
+   * cache (later layers' keys and values depend on earlier layers' attention); the same ones
+   * leave it as it is.
    */
   setAttentionTemperature(temperature: Float32Array | number): void;
+  /** Empties the KV cache: the next call computes every position afresh. */
+  resetCache(): void;
   /**
-   * Runs the prompt and generates. The KV cache keeps what it last computed: a prompt that shares
-   * a prefix with the previous one resumes after it (unless every prompt position must be
-   * exported), so successive attack steps re-run only what changed.
+   * Runs the prompt and generates. The KV cache keeps what this call computed; with
+   * `reuse: 'prefix'` (the default) the next prompt that shares a prefix with it resumes after
+   * that prefix (see `CacheReuse`).
    */
   generate(prompt: readonly number[], options: GenerateOptions): Promise<GenerateResult>;
   /**
    * Teacher-forced log-probabilities log p(continuation[i] | prefix, continuation[0…i-1]), e.g. of
-   * an affirmative target ("Sure, here is") after a prompt. Shares the KV-cache prefix reuse.
+   * an affirmative target ("Sure, here is") after a prompt. Reuses the cache like `generate`.
    */
-  logprobs(prefix: readonly number[], continuation: readonly number[], signal?: AbortSignal): Promise<Float64Array>;
+  logprobs(prefix: readonly number[], continuation: readonly number[], options?: LogprobsOptions): Promise<Float64Array>;
   dispose(): void;
 }

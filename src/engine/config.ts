@@ -2,7 +2,7 @@
 // each architecture's differences expressed as data the engine and the reference both follow.
 
 import type { GgufFile, MetadataValue } from '../gguf/reader';
-import { UnsupportedArchitectureError, TruncatedGgufError } from './errors';
+import { UnsupportedArchitectureError, TruncatedGgufError } from '../errors';
 
 export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'gemma2';
 /** `normal`: rotate adjacent pairs (x0,x1); `neox`: rotate (x_i, x_{i+d/2}). */

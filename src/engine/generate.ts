@@ -1,9 +1,9 @@
 // LoadedModel on the GPU: prefill in chunks, greedy or sampled decode, and attention export
 // (rows of chosen queries, GPU-reduced span masses, one head's full map).
 
-import type { GenerateOptions, GenerateResult, LoadedModel, SamplingOptions, TokenSpan } from './api';
+import type { GenerateOptions, GenerateResult, LoadedModel, LogprobsOptions, SamplingOptions, TokenSpan } from './api';
 import type { ModelConfig } from './config';
-import { EngineInputError } from './errors';
+import { EngineInputError } from '../errors';
 import { Activations, KvCache, recordForward, type AttentionTargets } from './forward';
 import type { GpuContext } from './gpu';
 import type { ModelWeights } from './model';
@@ -16,7 +16,8 @@ import { mulberry32 } from '../util/random';
 /** Tokens per prefill chunk: bounds activation memory for long prompts. */
 const PREFILL_CHUNK = 128;
 
-export class Generator implements LoadedModel {
+/** A model on the GPU with its KV cache and activations: prefill, decode, scoring, export. */
+export class GpuModel implements LoadedModel {
   private readonly rec: Recorder;
   private act: Activations | undefined;
   private kv: KvCache | undefined;
@@ -30,6 +31,8 @@ export class Generator implements LoadedModel {
    * that prefix resumes after it (attack steps and suffix candidates share long prefixes).
    */
   private cachedTokens: number[] = [];
+  /** The temperatures the cache was computed at, (nLayer × nHead). */
+  private temperatures: Float32Array | undefined;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -57,9 +60,15 @@ export class Generator implements LoadedModel {
       throw new EngineInputError(`Attention temperature needs ${nLayer * nHead} values (layers × heads), got ${all.length}.`);
     for (const t of all)
       if (!(t > 0) || !Number.isFinite(t)) throw new EngineInputError(`Attention temperature must be a positive number, got ${t}.`);
+    if (this.temperatures && this.temperatures.every((t, i) => t === all[i])) return;
+    this.temperatures = Float32Array.from(all);
     // 1/T in f32: T = 1 multiplies by exactly 1, leaving standard attention bit-for-bit.
     this.ctx.device.queue.writeBuffer(this.aux, 0, Float32Array.from(all, (t) => 1 / t));
     // Keys and values of later layers depend on earlier layers' attention.
+    this.cachedTokens = [];
+  }
+
+  resetCache(): void {
     this.cachedTokens = [];
   }
 
@@ -98,14 +107,14 @@ export class Generator implements LoadedModel {
     return this.exclusive(() => this.run(prompt, options, 0));
   }
 
-  async logprobs(prefix: readonly number[], continuation: readonly number[], signal?: AbortSignal): Promise<Float64Array> {
+  async logprobs(prefix: readonly number[], continuation: readonly number[], options: LogprobsOptions = {}): Promise<Float64Array> {
     const T = continuation.length;
     if (T === 0) return new Float64Array(0);
     if (T > PREFILL_CHUNK) throw new EngineInputError(`A continuation of ${T} tokens is too long to score; use at most ${PREFILL_CHUNK}.`);
     // Logits at positions P-1 … P+T-2 are the last T rows of prefix + continuation[0 … T-2].
     const sequence = [...prefix, ...continuation.slice(0, -1)];
     this.validate([...prefix, ...continuation], { maxNewTokens: 0 });
-    const { logits } = await this.exclusive(() => this.run(sequence, { maxNewTokens: 0, logits: 'generated', signal }, T));
+    const { logits } = await this.exclusive(() => this.run(sequence, { maxNewTokens: 0, logits: 'generated', signal: options.signal, reuse: options.reuse }, T));
     return Float64Array.from(continuation, (token, i) => logSoftmaxAt(logits[i], token));
   }
 
@@ -150,7 +159,7 @@ export class Generator implements LoadedModel {
     const act = this.act!;
     const kv = this.kv!;
     // Resume after the cached prefix unless something needs every prompt position recomputed.
-    const needsAllPositions = allPrompt || request?.map !== undefined || logitMode === 'all-prompt';
+    const needsAllPositions = allPrompt || request?.map !== undefined || logitMode === 'all-prompt' || options.reuse === 'none';
     const reuse = needsAllPositions ? 0 : Math.min(commonPrefix(this.cachedTokens, prompt), P - Math.max(tailRows, 1));
     this.cachedTokens = [];
 

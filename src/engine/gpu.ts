@@ -1,6 +1,6 @@
 // The WebGPU device, its capabilities read once, and the pipeline cache keyed by (op, weights, constants).
 
-import { DeviceLostError, GpuValidationError, NoWebGPUError } from './errors';
+import { DeviceLostError, GpuValidationError, NoWebGPUError } from '../errors';
 import { GGMLType, typeName } from '../gguf/types';
 import type { AdapterSummary } from './api';
 

@@ -3,4 +3,4 @@
 export type * from './api';
 export { GpuContext, type GpuPlatform, type Capabilities } from './gpu';
 export { loadModel, type LoadOptions } from './model';
-export * from './errors';
+export * from '../errors';

@@ -6,9 +6,9 @@ import type { ByteSource } from '../gguf/source';
 import { typeName, type TensorInfo } from '../gguf/types';
 import type { LoadedModel, LoadProgress } from './api';
 import { configFromGguf, type ModelConfig } from './config';
-import { DeviceLimitError, TruncatedGgufError, UnsupportedArchitectureError, UnsupportedWeightTypeError } from './errors';
+import { DeviceLimitError, TruncatedGgufError, UnsupportedArchitectureError, UnsupportedWeightTypeError } from '../errors';
 import { forwardPipelines } from './forward';
-import { Generator } from './generate';
+import { GpuModel } from './generate';
 import { isKernelWeightType, type GpuContext } from './gpu';
 import { MAX_HEAD_DIM } from './ops/attention';
 import { decodeVector, destroyMatrix, uploadMatrix, uploadVector, type GpuMatrix, type UploadContext } from './weights';
@@ -150,7 +150,7 @@ export async function loadModel(ctx: GpuContext, source: ByteSource, options: Lo
     await ctx.precompile(forwardPipelines(ctx, config, weights));
     const weightBytes = uploaded.reduce((s, m) => s + m.bytes, 0) + vectors.reduce((s, v) => s + v.size, 0);
     const vocab = file.metadata['tokenizer.ggml.tokens'];
-    return new Generator(ctx, config, weights, weightBytes, Array.isArray(vocab) ? vocab.map(String) : undefined, () => {
+    return new GpuModel(ctx, config, weights, weightBytes, Array.isArray(vocab) ? vocab.map(String) : undefined, () => {
       for (const m of uploaded) destroyMatrix(m);
       for (const v of vectors) v.destroy();
     });

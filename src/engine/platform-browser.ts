@@ -1,6 +1,6 @@
 // Browser platform: navigator.gpu, with every shader bundled as text by Vite.
 
-import { NoWebGPUError } from './errors';
+import { NoWebGPUError } from '../errors';
 import type { GpuPlatform } from './gpu';
 
 const sources = import.meta.glob('/shaders/**/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<string, string>;

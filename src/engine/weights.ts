@@ -3,7 +3,7 @@
 
 import type { GgufFile } from '../gguf/reader';
 import { blockGeometry, GGMLType, typeName, type TensorInfo } from '../gguf/types';
-import { DeviceLimitError, TruncatedGgufError, UnsupportedWeightTypeError } from './errors';
+import { DeviceLimitError, TruncatedGgufError, UnsupportedWeightTypeError } from '../errors';
 import { isKernelWeightType, type GpuContext } from './gpu';
 
 /** Contiguous rows [rowStart, rowStart + rowCount) of a matrix in one buffer. */

@@ -1,7 +1,7 @@
 // Opens a GGUF file from any ByteSource: parses the header, validates tensor byte ranges.
 
 import { gguf } from '@huggingface/gguf';
-import { NotGgufError, TruncatedGgufError, UnsupportedWeightTypeError } from '../engine/errors';
+import { NotGgufError, TruncatedGgufError, UnsupportedWeightTypeError } from '../errors';
 import { fetchFromSource, type ByteSource } from './source';
 import { blockGeometry, tensorByteSize, typeName, type GGMLType, type TensorInfo } from './types';
 

@@ -1,7 +1,7 @@
 // Node only: a GGUF file on disk as a ByteSource (kept apart so the browser bundle never sees node:fs).
 
 import { open } from 'node:fs/promises';
-import { DownloadError } from '../engine/errors';
+import { DownloadError } from '../errors';
 import type { ByteSource } from './source';
 
 export async function pathSource(path: string): Promise<ByteSource> {

@@ -1,6 +1,6 @@
 // Random-access byte sources for GGUF files: HTTP range requests, Blob/File, and a Node path.
 
-import { DownloadError } from '../engine/errors';
+import { DownloadError } from '../errors';
 
 export interface ByteSource {
   /** Human-readable origin, used in error messages. */

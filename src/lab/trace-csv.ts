@@ -1,6 +1,7 @@
 // The evaluator's summary table: per attack step and defense, over many Traces, ASR and mean request mass.
 
 import { csvFormat } from 'd3';
+import { modelMean } from '../analysis/mass';
 import type { Trace, TraceRun } from './trace';
 
 /** The DESIGN.md contract columns first, in order, then extras. */
@@ -32,13 +33,6 @@ export interface SummaryRow {
   mean_margin: number;
   /** The step's label when every request agrees on it (ladder, ICA), else empty (suffix search). */
   label: string;
-}
-
-/** Mean over layers of the mean over heads of a (nLayer, nHead) matrix. */
-function modelMean(matrix: readonly (readonly number[])[]): number {
-  let sum = 0;
-  for (const row of matrix) sum += row.reduce((a, b) => a + b, 0) / row.length;
-  return sum / matrix.length;
 }
 
 const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;

@@ -1,6 +1,6 @@
 // GGUF weight bytes → float64 values, one decoder per GGML type (llama.cpp ggml-quants.c semantics).
 
-import { UnsupportedWeightTypeError } from '../engine/errors';
+import { UnsupportedWeightTypeError } from '../errors';
 import { blockGeometry, GGMLType, typeName } from '../gguf/types';
 
 /** Decodes `blocks` consecutive blocks of one type from `view` into `out` (blockSize values each). */

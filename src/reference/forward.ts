@@ -1,7 +1,7 @@
 // Float64 forward pass of a whole prompt (Llama, Qwen2, Qwen3, Gemma 2): logits and attention probabilities per position.
 
 import type { ModelConfig } from '../engine/config';
-import { EngineInputError } from '../engine/errors';
+import { EngineInputError } from '../errors';
 import type { ReferenceLayer, ReferenceModel } from './model';
 import { addBias, causalAttention, geglu, matVec, rmsNorm, rope, softcap, swiglu, type AttentionResult, type RopeOptions } from './ops';
 

@@ -1,7 +1,7 @@
 // Float64 weights of the reference model: the GGUF tensor table, construction from arrays, loading from a file.
 
 import { configFromGguf, type ModelConfig } from '../engine/config';
-import { TruncatedGgufError } from '../engine/errors';
+import { TruncatedGgufError } from '../errors';
 import type { GgufFile } from '../gguf/reader';
 import { dequantize } from './dequant';
 import type { Matrix } from './ops';

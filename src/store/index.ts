@@ -4,17 +4,15 @@
 
 import { create } from 'zustand';
 import type { EvalRequest } from '../attacks/requests';
+import type { AttackKind } from '../lab/kinds';
+import type { ErrorFacts } from '../util/format';
 import type { LabProgress } from '../lab/runner';
 import type { Trace } from '../lab/trace';
 import type { AdapterInfo, LoadProgressEvent, ModelSummary } from '../worker/protocol';
 
 /** An error for the UI: its class name (which picks the Japanese headline) and its English sentence. */
-export interface UiError {
-  readonly name: string;
-  readonly message: string;
-}
-
-export type AttackKind = 'ica' | 'ladder' | 'suffix' | 'custom' | 'none';
+export type UiError = ErrorFacts;
+export type { AttackKind };
 export type HeadChoice = number | 'mean';
 
 export interface ModelSlice {

@@ -2,7 +2,7 @@
 // it is ~540 kB of JS), behind a small interface the prompt builder and the lab use.
 
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
-import { SlipLabError } from '../engine/errors';
+import { SlipLabError } from '../errors';
 
 export type ChatRole = 'system' | 'user' | 'assistant';
 

@@ -5,8 +5,6 @@ import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import type { AdapterSummary, GenerateResult, LoadedModel, LoadProgress } from '../engine';
 import { AttentionTable } from './AttentionTable';
 import {
-  errorMessage,
-  formatBytes,
   loadFromOrigin,
   originLabel,
   pageGpuContext,
@@ -14,6 +12,7 @@ import {
   type ModelOrigin,
 } from './engineSession';
 import { decodeTokens, showControls } from './tokenText';
+import { errorFacts, formatBytes } from '../util/format';
 
 const DEFAULT_PROMPT = '1,50,77,100,3';
 const DEFAULT_NEW_TOKENS = 8;
@@ -77,7 +76,7 @@ export function EnginePage() {
           setGpu({ status: 'unavailable', message: `The GPU device was lost (${info.message || 'no reason given'}); reload the page.` });
         });
       },
-      (e: unknown) => live && setGpu({ status: 'unavailable', message: errorMessage(e) }),
+      (e: unknown) => live && setGpu({ status: 'unavailable', message: errorFacts(e).message }),
     );
     return () => {
       live = false;
@@ -100,7 +99,7 @@ export function EnginePage() {
       setLoaded({ model, label });
       return model;
     } catch (e) {
-      setError(errorMessage(e));
+      setError(errorFacts(e).message);
       return null;
     } finally {
       setLoading(null);
@@ -124,7 +123,7 @@ export function EnginePage() {
       const result = await model.generate(parsed.ids, { maxNewTokens, attention: { rows: 'last-and-generated' } });
       setOutcome({ result, milliseconds: performance.now() - started });
     } catch (e) {
-      setError(errorMessage(e));
+      setError(errorFacts(e).message);
     } finally {
       setRunning(false);
     }

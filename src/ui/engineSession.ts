@@ -40,21 +40,3 @@ export function parseTokenIds(text: string, vocabSize: number): { ids: number[] 
   }
   return { ids };
 }
-
-const UNITS = ['B', 'kB', 'MB', 'GB'] as const;
-
-/** Decimal units, as download sizes are usually shown: 1 536 000 → "1.5 MB". */
-export function formatBytes(bytes: number): string {
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < UNITS.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(value < 10 ? 2 : 1)} ${UNITS[unit]}`;
-}
-
-export function errorMessage(error: unknown): string {
-  if (error instanceof Error && error.message) return error.message;
-  return `Something went wrong (${String(error)}); reload the page and try again.`;
-}

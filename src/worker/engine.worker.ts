@@ -10,7 +10,8 @@ import { GpuContext } from '../engine/gpu';
 import { browserPlatform } from '../engine/platform-browser';
 import type { LoadedModel } from '../engine/api';
 import { blobSource, type ByteSource } from '../gguf/source';
-import { computeMap, rerunDefense, runScenario, type Lab } from '../lab/runner';
+import { computeMap, rerunDefense, runScenario } from '../lab/runner';
+import type { Lab } from '../lab/scenario';
 import { loadHubTokenizer, tokenizerFromJson, checkTokenizerFitsModel, type ChatTokenizer } from '../tokenizer/tokenizer';
 import type { ModelSource, Request, Response, TokenizerSource, WireError } from './protocol';
 

@@ -1,7 +1,8 @@
 // The typed message protocol between the UI and the engine worker. Every request carries an id;
 // the worker answers with progress events and exactly one `done` or `error` for that id.
 
-import type { AttackSpec, DefenseSpec, LabProgress, Scenario } from '../lab/runner';
+import type { LabProgress } from '../lab/runner';
+import type { AttackSpec, DefenseSpec, Scenario } from '../lab/scenario';
 import type { Trace, TraceRun, TraceStep } from '../lab/trace';
 
 /** Where the model comes from: a URL (downloaded once into the browser cache) or a local file. */

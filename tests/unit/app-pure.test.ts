@@ -31,7 +31,7 @@ describe('URL contract', () => {
     expect(p.attack).toBeUndefined();
     expect(p.steps).toBeUndefined();
     expect(p.problems).toEqual([
-      'The link\'s attack "gcg" is unknown; use ica, ladder, suffix, custom or none.',
+      'The link\'s attack "gcg" is unknown; use ladder, ica, suffix, custom or none.',
       'The link\'s steps "0" must be a whole number from 1 to 50.',
       'The link\'s tokens "many" must be a whole number from 1 to 256.',
     ]);
@@ -99,7 +99,7 @@ describe('request files', () => {
 describe('display labels', () => {
   it('translates only the runner\'s own English step labels', async () => {
     const { default: i18n } = await import('i18next');
-    const { resources } = await import('../../src/ui/i18n');
+    const { resources } = await import('../../src/i18n');
     const ja = i18n.createInstance();
     await ja.init({ lng: 'ja', resources });
     const { localStepLabel } = await import('../../src/app/labels');

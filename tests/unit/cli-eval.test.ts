@@ -134,6 +134,6 @@ describe('cli eval', () => {
 
     const usage = await startCli(['eval', '--model', modelPath, '--tokenizer', QWEN_DIR, '--requests', requestsPath, '--attack', 'gcg', '--out', scratch]).done;
     expect(usage.code).toBe(2);
-    expect(usage.stderrLines).toEqual([expect.stringMatching(/^--attack must be one of ica, ladder, suffix, custom, none, got "gcg"\. Usage: /)]);
+    expect(usage.stderrLines).toEqual([expect.stringMatching(/^--attack must be one of ladder, ica, suffix, custom, none, got "gcg"\. Usage: /)]);
   }, 120_000);
 });

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { ModelCache, memoryStore, openModelSourceWith, type DownloadProgress, type DownloadRequest } from '../../src/download';
-import { DownloadError } from '../../src/engine/errors';
+import { DownloadError } from '../../src/errors';
 import { seededBytes } from '../fixtures/bytes';
 
 const URL_A = 'https://hub.test/org/repo/resolve/main/model-a.gguf';

@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import {
   abortError,
   busyError,
-  formatBytes,
   httpError,
   interruptedError,
   networkError,
@@ -14,7 +13,8 @@ import {
   storageUnavailableError,
   unstableServerError,
 } from '../../src/download/messages';
-import { DownloadError } from '../../src/engine/errors';
+import { formatBytes } from '../../src/util/format';
+import { DownloadError } from '../../src/errors';
 
 describe('download sentences', () => {
   const url = 'https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/main/qwen2.5-0.5b-instruct-q8_0.gguf';

@@ -11,7 +11,7 @@ import {
   UnsupportedArchitectureError,
   UnsupportedWeightTypeError,
   type SlipLabError,
-} from '../../src/engine/errors';
+} from '../../src/errors';
 import type { GpuContext } from '../../src/engine/gpu';
 import { loadModel } from '../../src/engine/model';
 import { blobSource } from '../../src/gguf/source';

@@ -12,14 +12,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildScenario, defenseOf } from '../../src/app/actions';
+import { appScenario, defenseOf } from '../../src/app/actions';
 import { parseIcaDemosFile, parseRequestsFile, parseTemplatesFile, requestText } from '../../src/attacks/scenarios';
 import { evalCommand } from '../../src/cli/eval';
 import type { LoadedModel } from '../../src/engine/api';
 import type { GpuContext } from '../../src/engine/gpu';
 import { loadModel } from '../../src/engine/model';
 import { pathSource } from '../../src/gguf/source-node';
-import { rerunDefense, runScenario, type Lab } from '../../src/lab/runner';
+import { rerunDefense, runScenario } from '../../src/lab/runner';
+import type { Lab } from '../../src/lab/scenario';
 import { parseTrace, type Trace } from '../../src/lab/trace';
 import { initialScenario, type ScenarioSlice } from '../../src/store';
 import { loadTokenizerFromDirectory } from '../../src/tokenizer/source-node';
@@ -117,7 +118,7 @@ describe('golden traces, the app path', () => {
   let ladder: Trace;
 
   it('ladder, sharpened, with the top head mapped', async () => {
-    ladder = await runScenario(lab, buildScenario(appSettings({ attack: 'ladder', steps: 2 }), files));
+    ladder = await runScenario(lab, appScenario(appSettings({ attack: 'ladder', steps: 2 }), files));
     await checkGolden('app-ladder-sharpened', ladder);
   }, 180_000);
 
@@ -136,7 +137,7 @@ describe('golden traces, the app path', () => {
       sharpen: { ...initialScenario.sharpen, enabled: false },
       smooth: { enabled: true, n: 3, q: 10, perturbation: 'swap' },
     });
-    await checkGolden('app-ica-smoothllm-ja', await runScenario(lab, buildScenario(settings, files)));
+    await checkGolden('app-ica-smoothllm-ja', await runScenario(lab, appScenario(settings, files)));
   }, 180_000);
 
   it('suffix search under sharpening and SmoothLLM together', async () => {
@@ -148,7 +149,7 @@ describe('golden traces, the app path', () => {
       target: 'Sure, here is how',
       smooth: { enabled: true, n: 2, q: 10, perturbation: 'insert' },
     });
-    await checkGolden('app-suffix-both', await runScenario(lab, buildScenario(settings, files)));
+    await checkGolden('app-suffix-both', await runScenario(lab, appScenario(settings, files)));
   }, 180_000);
 });
 

@@ -1,7 +1,7 @@
 // Dequantization of hand-built blocks; every expected value is worked out by hand below.
 
 import { describe, expect, it } from 'vitest';
-import { UnsupportedWeightTypeError } from '../../src/engine/errors';
+import { UnsupportedWeightTypeError } from '../../src/errors';
 import { GGMLType, typeName } from '../../src/gguf/types';
 import { bf16ToNumber, dequantize, f16ToNumber } from '../../src/reference/dequant';
 import { decodeTensor, encodeTensor } from '../fixtures/quantize';

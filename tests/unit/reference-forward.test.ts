@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { llamaFeatures, type ModelConfig } from '../../src/engine/config';
-import { EngineInputError } from '../../src/engine/errors';
+import { EngineInputError } from '../../src/errors';
 import { referenceForward, referenceModelFromTensors, referenceTensorShapes } from '../../src/reference/forward';
 import { mulberry32 as rng } from '../../src/util/random';
 

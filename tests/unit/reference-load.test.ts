@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { llamaFeatures, type ModelConfig } from '../../src/engine/config';
-import { TruncatedGgufError } from '../../src/engine/errors';
+import { TruncatedGgufError } from '../../src/errors';
 import { openGguf } from '../../src/gguf/reader';
 import { blobSource } from '../../src/gguf/source';
 import { GGMLType } from '../../src/gguf/types';

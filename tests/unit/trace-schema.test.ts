@@ -1,7 +1,7 @@
 // Trace files: round trip, and one clear sentence naming the first problem of a malformed file.
 
 import { describe, expect, it } from 'vitest';
-import { SlipLabError } from '../../src/engine/errors';
+import { SlipLabError } from '../../src/errors';
 import { TraceFormatError, parseTrace, serializeTrace, type Trace, type TraceRun } from '../../src/lab/trace';
 
 function run(verdict: 'refused' | 'complied', mass: number): TraceRun {

@@ -9,11 +9,8 @@ import {
   gridCsvRows,
   gridMax,
   gridValues,
-  headMeans,
-  layerMeans,
   mapStatus,
   matrixCsvRows,
-  modelMean,
   primarySpanIndex,
   responseCsvRows,
   selectedMass,
@@ -26,10 +23,11 @@ import {
   tokenWeightMax,
   weightBySpanKind,
 } from '../../src/ui/panels/data';
-import appEn from '../../src/app/locales/en.json';
-import appJa from '../../src/app/locales/ja.json';
-import en from '../../src/ui/locales/en.json';
-import ja from '../../src/ui/locales/ja.json';
+import { modelMean, perHeadMean, perLayerMean } from '../../src/analysis/mass';
+import appEn from '../../src/i18n/locales/app.en.json';
+import appJa from '../../src/i18n/locales/app.ja.json';
+import en from '../../src/i18n/locales/panels.en.json';
+import ja from '../../src/i18n/locales/panels.ja.json';
 import { buildTrace, matrixOf } from '../fixtures/trace';
 
 /** (3 layers, 2 heads): layer means 0.2, 0.6, 0.2; head means 0.8/3, 1.2/3; model mean 1/3. */
@@ -39,10 +37,10 @@ const known = [
   [0.2, 0.2],
 ];
 
-describe('means over layers and heads', () => {
+describe('means over layers and heads (the analysis functions the panels use, on the nested form traces store)', () => {
   it('averages heads per layer, layers per head, and both for the model', () => {
-    expect(layerMeans(known)).toEqual([expect.closeTo(0.2, 12), expect.closeTo(0.6, 12), expect.closeTo(0.2, 12)]);
-    expect(headMeans(known)).toEqual([expect.closeTo(0.8 / 3, 12), expect.closeTo(1.2 / 3, 12)]);
+    expect(Array.from(perLayerMean(known))).toEqual([expect.closeTo(0.2, 12), expect.closeTo(0.6, 12), expect.closeTo(0.2, 12)]);
+    expect(Array.from(perHeadMean(known))).toEqual([expect.closeTo(0.8 / 3, 12), expect.closeTo(1.2 / 3, 12)]);
     expect(modelMean(known)).toBeCloseTo(1 / 3, 12);
   });
 

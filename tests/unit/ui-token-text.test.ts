@@ -1,7 +1,7 @@
 // Display text of token ids from GGUF vocabularies, and the page's prompt parsing and byte formatting.
 
 import { describe, expect, it } from 'vitest';
-import { formatBytes, parseTokenIds } from '../../src/ui/engineSession';
+import { parseTokenIds } from '../../src/ui/engineSession';
 import { decodeTokens, tokenLabel, visibleText, vocabStyle } from '../../src/ui/tokenText';
 
 const byteTokens = Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
@@ -42,10 +42,4 @@ describe('parseTokenIds', () => {
     expect(parseTokenIds('1,320', 320)).toEqual({ error: '“320” is not a token id of this model; use whole numbers from 0 to 319.' });
     expect(parseTokenIds('1.5', 320)).toHaveProperty('error');
   });
-});
-
-it('formats byte counts in decimal units', () => {
-  expect(formatBytes(512)).toBe('512 B');
-  expect(formatBytes(1_536_000)).toBe('1.54 MB');
-  expect(formatBytes(1_073_741_824)).toBe('1.07 GB');
 });

@@ -3,7 +3,7 @@
 import { useEffect, useId, useRef, useState, type KeyboardEvent, type ReactNode, type RefObject } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { PanelName } from './data';
-import '../i18n'; // panels always have their text, whichever entry imports them first
+import '../../i18n'; // panels always have their text, whichever entry imports them first
 import './panels.css';
 
 /** Each exporter saves a file (or resolves once saved); a thrown error is shown under the menu. */

@@ -8,7 +8,8 @@ import type { Trace, TraceRun } from '../../lab/trace';
 import { exportCsv, exportPng, exportSvg } from '../export';
 import { cssColor, runColors } from '../palette';
 import { formatMass, formatSigned, formatTick, useChartDimensions } from './chart';
-import { copyVote, driftSeries, exportFileName, modelMean, responseColumns, responseCsvRows, runLocation, type QuerySelection } from './data';
+import { modelMean } from '../../analysis/mass';
+import { copyVote, driftSeries, exportFileName, responseColumns, responseCsvRows, runLocation, type QuerySelection } from './data';
 import { VerdictBadge } from './markers';
 import { Panel } from './Panel';
 

@@ -1,6 +1,7 @@
 // Pure data shaping for the panels: timeline series, token weights, head-grid values, response drift,
 // CSV rows and export file names. No React, D3 or DOM here, so it is unit-tested in Node.
 
+import { modelMean, perHeadMean, perLayerMean, type LayerHeadMatrix } from '../../analysis/mass';
 import type { Trace, TraceRun, TraceSpan, TraceSpanKind, Verdict } from '../../lab/trace';
 
 /** A layer index, or the mean over layers. */
@@ -9,8 +10,7 @@ export type LayerSelection = number | 'mean';
 export type HeadSelection = number | 'mean';
 /** The decisive query (last prompt token) or generated token g as the query. */
 export type QuerySelection = 'last' | number;
-/** (nLayer, nHead) */
-export type LayerHeadMatrix = readonly (readonly number[])[];
+export type { LayerHeadMatrix };
 
 export type PanelName = 'timeline' | 'tokens' | 'grid' | 'matrix' | 'response';
 
@@ -22,26 +22,10 @@ const round = (value: number) => Number(value.toFixed(6));
 // ---------------------------------------------------------------------------------------------
 // Means over a (nLayer, nHead) matrix
 
-/** Mean over heads, one value per layer: (nLayer). */
-export function layerMeans(matrix: LayerHeadMatrix): number[] {
-  return matrix.map((row) => mean(row));
-}
-
-/** Mean over layers, one value per head: (nHead). */
-export function headMeans(matrix: LayerHeadMatrix): number[] {
-  const nHead = matrix[0]?.length ?? 0;
-  return Array.from({ length: nHead }, (_, h) => mean(matrix.map((row) => row[h])));
-}
-
-/** Mean over layers of the per-layer means (the model-level value of DESIGN.md). */
-export function modelMean(matrix: LayerHeadMatrix): number {
-  return mean(layerMeans(matrix));
-}
-
 /** One cell, a layer mean, a head's mean over layers, or the model mean, by selection. */
 export function selectedMass(matrix: LayerHeadMatrix, layer: LayerSelection, head: HeadSelection): number {
   if (layer === 'mean' && head === 'mean') return modelMean(matrix);
-  if (layer === 'mean') return headMeans(matrix)[head as number];
+  if (layer === 'mean') return perHeadMean(matrix)[head as number];
   if (head === 'mean') return mean(matrix[layer]);
   return matrix[layer][head];
 }
@@ -90,7 +74,7 @@ export interface TimelineOptions {
 
 function timelineRunPoint(run: TraceRun, options: TimelineOptions): TimelineRunPoint {
   const { matrix, adjusted } = runMassMatrix(run, options.sinkAdjusted ?? false);
-  const perLayer = layerMeans(matrix);
+  const perLayer = Array.from(perLayerMean(matrix));
   const layer = options.layer ?? 'mean';
   const head = options.head ?? 'mean';
   return {
@@ -375,7 +359,7 @@ export interface GridValues {
 
 export function gridValues(run: TraceRun, sinkAdjusted = false): GridValues {
   const { matrix, adjusted } = runMassMatrix(run, sinkAdjusted);
-  return { matrix, layerMeans: layerMeans(matrix), headMeans: headMeans(matrix), model: modelMean(matrix), adjusted };
+  return { matrix, layerMeans: Array.from(perLayerMean(matrix)), headMeans: Array.from(perHeadMean(matrix)), model: modelMean(matrix), adjusted };
 }
 
 /** The largest cell over every step and defended run: one colour scale for the whole trace. */

@@ -13,7 +13,7 @@ import {
   type DownloadProgress,
   type DownloadRequest,
 } from '../../../src/download';
-import { DownloadError } from '../../../src/engine/errors';
+import { DownloadError } from '../../../src/errors';
 
 export type HarnessOp =
   /**

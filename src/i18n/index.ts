@@ -4,12 +4,13 @@
 import i18n from 'i18next';
 import LanguageDetector from 'i18next-browser-languagedetector';
 import { initReactI18next } from 'react-i18next';
-import appEn from '../app/locales/en.json';
-import appJa from '../app/locales/ja.json';
-import panelsEn from './locales/en.json';
-import panelsJa from './locales/ja.json';
+import appEn from './locales/app.en.json';
+import appJa from './locales/app.ja.json';
+import panelsEn from './locales/panels.en.json';
+import panelsJa from './locales/panels.ja.json';
 
-// Two resource files per language: the panels' (src/ui/locales) and the app shell's (src/app/locales).
+// Two resource files per language: the panels' and the app shell's. They live here, below both
+// src/ui and src/app, so neither folder imports the other for its words.
 const en = { ...panelsEn, ...appEn };
 const ja = { ...panelsJa, ...appJa };
 

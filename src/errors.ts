@@ -1,4 +1,5 @@
-// Typed errors: each says in one sentence what went wrong and what to do next.
+// Typed errors every layer shares (GGUF reading, download, engine, lab, CLI, app): each says in
+// one sentence what went wrong and what to do next. Below every folder of src/, so none imports up.
 
 export class SlipLabError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
