@@ -2,6 +2,7 @@
 // reference: reusing a cached prefix must give the same answers as computing from scratch.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CacheReuse } from '../../src/engine/api';
 import type { GpuContext } from '../../src/engine/gpu';
 import { planChunks } from '../../src/engine/generate';
 import { referenceForward } from '../../src/reference/forward';
@@ -32,13 +33,13 @@ describe('prefill chunk planning', () => {
 });
 
 describe('KV-cache prefix reuse', () => {
-  it('a prompt extending or diverging from the previous one matches the reference; a new temperature invalidates the cache', async () => {
+  it('a prompt extending or diverging from the previous one matches the reference; new temperatures, a reset or reuse: none start afresh', async () => {
     const { gpu, reference } = await loadBoth(ctx, { ...presets.tinyQwen2, weightType: 'Q8_0' });
     try {
       const { vocabSize, nLayer, nHead } = gpu.config;
       const base = randomTokens(20, vocabSize, 1);
-      const check = async (prompt: number[], reused: number, temperature?: Float32Array) => {
-        const result = await gpu.generate(prompt, { maxNewTokens: 3, attention: { spans: [{ start: 0, end: 5 }] } });
+      const check = async (prompt: number[], reused: number, temperature?: Float32Array, reuse?: CacheReuse) => {
+        const result = await gpu.generate(prompt, { maxNewTokens: 3, attention: { spans: [{ start: 0, end: 5 }] }, reuse });
         expect(result.reusedPrefix).toBe(reused);
         const sequence = [...prompt, ...result.generated.slice(0, 2)];
         const want = referenceForward(reference, sequence, { attentionTemperature: temperature && Float64Array.from(temperature) });
@@ -58,6 +59,11 @@ describe('KV-cache prefix reuse', () => {
       const sharp = new Float32Array(nLayer * nHead).fill(0.5);
       gpu.setAttentionTemperature(sharp);
       await check([...base.slice(0, 12), 100, 101], 0, sharp); // a new temperature voids the cache
+      gpu.setAttentionTemperature(sharp.slice());
+      await check([...base.slice(0, 12), 100, 101], 13, sharp); // the same temperatures keep it
+      gpu.resetCache();
+      await check([...base.slice(0, 12), 100, 101], 0, sharp); // an explicit reset empties it
+      await check([...base.slice(0, 12), 100, 101], 0, sharp, 'none'); // and so does a call that asks for no reuse
     } finally {
       gpu.dispose();
     }
@@ -71,7 +77,7 @@ describe('KV-cache prefix reuse', () => {
       const want = referenceForward(reference, [...prefix, ...continuation]).logits;
       const expected = continuation.map((token, i) => logSoftmax(want[prefix.length - 1 + i])[token]);
       for (let round = 0; round < 2; round++) {
-        const got = await gpu.logprobs(prefix, continuation);
+        const got = await gpu.logprobs(prefix, continuation, { reuse: round === 0 ? 'prefix' : 'none' });
         got.forEach((v, i) => expect(Math.abs(v - expected[i])).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(expected[i]))));
         await gpu.generate([...prefix.slice(0, 9), 3], { maxNewTokens: 2 });
       }
