@@ -2,7 +2,7 @@
 // weight type, the total-variation distance between llama.cpp on the quantized file and llama.cpp
 // on its F32-decoded twin (the same weights, no activation rounding), over 16 teacher-forced steps.
 // tests/unit/model-llamacpp.test.ts sets its direct-comparison limit above what this prints.
-// Run: npx tsx bench/llamacpp-spread.ts
+// Run: npx tsx bench/llamacpp-spread.ts [preset]
 
 import { presets, presetWeightTypes, randomModel, randomModelDequantized, type PresetName } from '../tests/fixtures/models';
 import { disposeLlamaOracle, llamaNextTokenDistributions } from '../tests/oracle/llamacpp';
@@ -11,7 +11,8 @@ import { randomTokens } from '../tests/support/model';
 const STEPS = 16;
 const rows: string[] = [];
 let worst = 0;
-for (const name of Object.keys(presets) as PresetName[]) {
+const only = process.argv[2];
+for (const name of (Object.keys(presets) as PresetName[]).filter((n) => !only || n === only)) {
   for (const weightType of presetWeightTypes(name)) {
     if (weightType === 'F32') continue;
     const spec = { ...presets[name], weightType };

@@ -80,6 +80,29 @@ export const CATALOGUE: readonly CatalogueModel[] = [
     repo: 'Qwen/Qwen3-0.6B-GGUF', file: 'Qwen3-0.6B-Q8_0.gguf', revision: 'main',
     sizeBytes: 639 * MB, tokenizerRepo: 'Qwen/Qwen3-0.6B', instruct: true, verified: unverified,
   },
+  // Gemma 3: Google's own repositories are gated (a license to accept), so the GGUFs come from
+  // ggml-org and unsloth, and the tokenizer from unsloth's ungated copy. Sizes are the exact bytes
+  // public listings give (shared/CATALOGUE-FACTS.md, 2026-12); no file was downloaded from here.
+  {
+    id: 'gemma-3-270m-it-q8_0', name: 'Gemma 3 270M IT', arch: 'gemma3', params: 0.27, quant: 'Q8_0',
+    repo: 'ggml-org/gemma-3-270m-it-GGUF', file: 'gemma-3-270m-it-Q8_0.gguf', revision: 'main',
+    sizeBytes: 291_545_600, tokenizerRepo: 'unsloth/gemma-3-270m-it', instruct: true, verified: unverified,
+  },
+  {
+    id: 'gemma-3-270m-it-q4_k_m', name: 'Gemma 3 270M IT', arch: 'gemma3', params: 0.27, quant: 'Q4_K_M',
+    repo: 'unsloth/gemma-3-270m-it-GGUF', file: 'gemma-3-270m-it-Q4_K_M.gguf', revision: 'main',
+    sizeBytes: 253_115_424, tokenizerRepo: 'unsloth/gemma-3-270m-it', instruct: true, verified: unverified,
+  },
+  {
+    id: 'gemma-3-1b-it-q4_k_m', name: 'Gemma 3 1B IT', arch: 'gemma3', params: 1.0, quant: 'Q4_K_M',
+    repo: 'ggml-org/gemma-3-1b-it-GGUF', file: 'gemma-3-1b-it-Q4_K_M.gguf', revision: 'main',
+    sizeBytes: 806_058_240, tokenizerRepo: 'unsloth/gemma-3-1b-it', instruct: true, verified: unverified,
+  },
+  {
+    id: 'gemma-3-1b-it-q8_0', name: 'Gemma 3 1B IT', arch: 'gemma3', params: 1.0, quant: 'Q8_0',
+    repo: 'ggml-org/gemma-3-1b-it-GGUF', file: 'gemma-3-1b-it-Q8_0.gguf', revision: 'main',
+    sizeBytes: 1_069_306_368, tokenizerRepo: 'unsloth/gemma-3-1b-it', instruct: true, verified: unverified,
+  },
 ];
 
 export const DEFAULT_HUB = 'https://huggingface.co';
@@ -91,4 +114,14 @@ export function modelUrl(model: CatalogueModel, hub: string = DEFAULT_HUB): stri
 
 export function findModel(id: string): CatalogueModel | undefined {
   return CATALOGUE.find((m) => m.id === id);
+}
+
+/** GPU bytes a catalogue model needs, roughly: its file repacked (up to 12 % larger) plus a long run's KV cache and activations. */
+export function roughGpuBytes(model: CatalogueModel): number {
+  return model.sizeBytes * 1.12 + 256e6;
+}
+
+/** The largest catalogue model that fits `budgetBytes`, to suggest instead of one that does not. */
+export function largestFitting(budgetBytes: number): CatalogueModel | undefined {
+  return [...CATALOGUE].sort((a, b) => b.sizeBytes - a.sizeBytes).find((m) => roughGpuBytes(m) <= budgetBytes);
 }

@@ -12,6 +12,9 @@ struct Params {
   _pad2: u32,
 }
 
+/** Threads per workgroup, one column each, set by src/engine/ops/embedding.ts (its dispatch count assumes it). */
+override WG: u32;
+
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> weights: array<u32>;
 @group(0) @binding(2) var<storage, read> tokens: array<u32>;
@@ -21,7 +24,7 @@ fn x_at(i: u32) -> f32 { return 0.0; }
 
 //#include weights
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let k = gid.x;
   let m = gid.y;

@@ -1,14 +1,15 @@
-// Y(M, N) = X(M, K) · W(N, K)ᵀ (+ bias) for few tokens (decode): 8 rows per workgroup,
+// Y(M, N) = X(M, K) · W(N, K)ᵀ (+ bias) for few tokens (decode): ROWS rows per workgroup,
 // 32 lanes per row, each lane dotting whole 32-weight blocks. Weight format comes from the
 // included weights/<type>.wgsl.
 
 //#include linear
 
 const LANES: u32 = 32u;
-const ROWS: u32 = 8u;
-var<workgroup> partial: array<f32, 256>;
+/** Rows per workgroup, set by src/engine/ops/matmul.ts (its dispatch count assumes it). */
+override ROWS: u32;
+var<workgroup> partial: array<f32, LANES * ROWS>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(LANES * ROWS)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let lane = lid % LANES;
   let rowInGroup = lid / LANES;

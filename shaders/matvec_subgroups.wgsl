@@ -12,9 +12,13 @@ diagnostic(off, subgroup_uniformity);
 //#include linear
 
 const WG: u32 = 64u;
-/** Rows per workgroup. */
-const ROWS: u32 = 16u;
-/** Tokens per workgroup along y. */
+/** Rows per workgroup, set by src/engine/ops/matmul.ts (its dispatch count assumes it). */
+override ROWS: u32;
+/**
+ * Tokens per workgroup along y. A const, not an override, because it sizes `sums` below (WGSL sizes
+ * function-scope arrays by constants only); it must equal SUBGROUP_MATVEC_TOKENS in matmul.ts, and
+ * kernels-uniforms.test.ts checks that it does.
+ */
 const TOKENS: u32 = 4u;
 
 @compute @workgroup_size(64)

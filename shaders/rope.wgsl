@@ -11,15 +11,17 @@ struct Params {
 }
 
 override NEOX: bool = false;
+/** Threads per workgroup, set by src/engine/ops/rope.ts (its dispatch count assumes it). */
+override WG: u32;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> table: array<vec2f>; // (positions, headDim/2): cos, sin
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let half = params.headDim / 2u;
-  let index = gid.x + gid.y * nwg.x * 64u;
+  let index = gid.x + gid.y * nwg.x * WG;
   if (index >= params.M * params.nHeads * half) {
     return;
   }

@@ -12,6 +12,13 @@ export class SlipLabError extends Error {
 export class NotGgufError extends SlipLabError {}
 /** The file ends before the data its header promises. */
 export class TruncatedGgufError extends SlipLabError {}
+/**
+ * The header contradicts itself or the format: overlapping or misaligned tensors, sizes that do
+ * not match their type and shape, shapes that disagree with the hyper-parameters, impossible values.
+ */
+export class CorruptGgufError extends SlipLabError {}
+/** A forward pass produced NaN or infinity: the weights are corrupt (or the settings extreme). */
+export class NonFiniteOutputError extends SlipLabError {}
 export class UnsupportedArchitectureError extends SlipLabError {}
 export class UnsupportedWeightTypeError extends SlipLabError {}
 /** A tensor or the whole model is larger than the adapter allows. */

@@ -1,5 +1,5 @@
 // Attention mass on a set of key positions (the request, the sink) per layer and head, from the
-// engine's exported rows or its GPU span reductions; sink adjustment; layer and model means.
+// engine's exported rows; sink adjustment; layer and model means.
 
 import { rangeMask, type TokenRange } from './spans';
 
@@ -46,33 +46,6 @@ export function massFromRows(rows: AttentionRowsLike, layout: HeadLayout, ranges
       const base = ((l * nSlots + slot) * nHead + h) * rows.keys;
       let sum = 0;
       for (let k = 0; k < rows.keys; k++) if (mask[k]) sum += rows.data[base + k];
-      values[l * nHead + h] = sum;
-    }
-  return { nLayer, nHead, values };
-}
-
-/** The engine's GPU span reductions, (nLayer, nSlots, nHead, nSpans). */
-export interface SpanMassLayout extends HeadLayout {
-  readonly nSlots: number;
-  readonly nSpans: number;
-}
-
-/**
- * R[l][h] = Σ_{s ∈ spanIndices} spanMass[l][slot][h][s]. The spans summed must not overlap (the
- * GPU reduced each separately, so a shared token would count twice).
- */
-export function massFromSpanMass(spanMass: Float32Array, layout: SpanMassLayout, spanIndices: readonly number[], slot = 0): LayerHeadValues {
-  const { nLayer, nSlots, nHead, nSpans } = layout;
-  if (spanMass.length !== nLayer * nSlots * nHead * nSpans)
-    throw new RangeError(`span masses hold ${spanMass.length} values, not nLayer·nSlots·nHead·nSpans = ${nLayer}·${nSlots}·${nHead}·${nSpans}`);
-  if (!(slot >= 0 && slot < nSlots)) throw new RangeError(`slot ${slot} is outside the ${nSlots} exported rows`);
-  for (const s of spanIndices) if (!(s >= 0 && s < nSpans)) throw new RangeError(`span ${s} is outside the ${nSpans} reduced spans`);
-  const values = new Float64Array(nLayer * nHead);
-  for (let l = 0; l < nLayer; l++)
-    for (let h = 0; h < nHead; h++) {
-      const base = ((l * nSlots + slot) * nHead + h) * nSpans;
-      let sum = 0;
-      for (const s of spanIndices) sum += spanMass[base + s];
       values[l * nHead + h] = sum;
     }
   return { nLayer, nHead, values };

@@ -55,7 +55,7 @@ With --json, one JSON object on stdout:
 Without --json, a short readable summary.
 
 Options:
-  --model <file.gguf>      GGUF model (llama, qwen2, qwen3 or gemma2)
+  --model <file.gguf>      GGUF model (llama, qwen2, qwen3, gemma2 or gemma3)
   --tokenizer <repo|dir>   the model's tokenizer: a hub repo (e.g. Qwen/Qwen2.5-0.5B-Instruct) or a
                            directory with tokenizer.json and tokenizer_config.json (read locally)
   --request <text>         the request whose attention mass is measured

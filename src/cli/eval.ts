@@ -72,7 +72,7 @@ Defense (--defense), run on every step next to the undefended run:
   both                     sharpening and SmoothLLM together
 
 Other:
-  --model <file.gguf>      GGUF model (llama, qwen2, qwen3 or gemma2)
+  --model <file.gguf>      GGUF model (llama, qwen2, qwen3, gemma2 or gemma3)
   --tokenizer <repo|dir>   hub repo or directory with tokenizer.json and tokenizer_config.json
   --hub <URL>              hub base URL (default ${DEFAULT_HUB})
   --max-new-tokens <N>     greedy response tokens per run (default 32)

@@ -19,8 +19,6 @@ export interface AttentionExportRequest {
    * `all-prompt`: every prompt position (full maps; only for short prompts).
    */
   readonly rows?: 'last-and-generated' | 'all-prompt';
-  /** Spans whose attention mass Σ_{k∈span} P is reduced on the GPU for every exported row. */
-  readonly spans?: readonly TokenSpan[];
   /** The full [query][key] map over the prompt of one (layer, head). */
   readonly map?: { readonly layer: number; readonly head: number };
 }
@@ -83,8 +81,6 @@ export interface GenerateResult {
   readonly logits: readonly Float32Array[];
   readonly attention?: {
     readonly rows: AttentionRows;
-    /** (nLayer, nSlots, nHead, nSpans) */
-    readonly spanMass?: Float32Array;
     readonly map?: AttentionMap;
   };
 }

@@ -4,15 +4,16 @@
 // (post-norm) → residual → RMSNorm → gated FFN (SwiGLU or GeGLU) → (post-norm) → residual]
 // → final RMSNorm → logits (→ soft-cap).
 
-import type { ModelConfig } from './config';
-import type { GpuContext, PipelineVariant } from './gpu';
+import { layerRope, type ModelConfig } from './config';
+import type { GpuContext, PipelineKey } from './gpu';
 import type { ModelWeights } from './model';
-import { recordAttention } from './ops/attention';
-import { recordAdd, recordGatedActivation, recordSoftcap } from './ops/elementwise';
-import { recordEmbedding } from './ops/embedding';
-import { recordMatmul } from './ops/matmul';
-import { recordRmsNorm } from './ops/rmsnorm';
-import { recordRope, ropeTable } from './ops/rope';
+import { attentionPipeline, recordAttention } from './ops/attention';
+import { addPipeline, gluPipeline, recordAdd, recordGatedActivation, recordSoftcap, softcapPipeline } from './ops/elementwise';
+import { embeddingPipeline, recordEmbedding } from './ops/embedding';
+import { linearKernels, linearPipeline, recordMatmul } from './ops/matmul';
+import { rmsNormPipeline, recordRmsNorm } from './ops/rmsnorm';
+import { recordRope, ropePipeline, ropeTable } from './ops/rope';
+import { samplePipeline } from './ops/sample';
 import type { Recorder } from './recorder';
 
 const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -52,15 +53,29 @@ export class Activations {
 
 /**
  * Per layer (2, ctx, nHeadKv, headDim): keys then values, position-major so a chunk's K/V copy
- * in one piece; plus the RoPE cos/sin table for the same positions.
+ * in one piece; plus the RoPE cos/sin table of each layer for the same positions (one table per
+ * distinct base: Gemma 3's sliding and global layers differ).
  */
 export class KvCache {
   readonly layers: GPUBuffer[];
-  readonly ropeTable: GPUBuffer;
+  /** Per layer: its RoPE table (layers with the same base share one buffer). */
+  readonly ropeTables: GPUBuffer[];
+  private readonly tableBuffers: GPUBuffer[] = [];
   constructor(ctx: GpuContext, readonly config: ModelConfig, readonly positions: number, ropeFactors?: Float32Array) {
-    const table = ropeTable(positions, config.headDim, config.ropeTheta, ropeFactors);
-    this.ropeTable = ctx.device.createBuffer({ label: 'rope-table', size: table.byteLength, usage: STORAGE() });
-    ctx.device.queue.writeBuffer(this.ropeTable, 0, table);
+    const byKey = new Map<string, GPUBuffer>();
+    this.ropeTables = Array.from({ length: config.nLayer }, (_, l) => {
+      const { base, freqScale } = layerRope(config, l);
+      const key = `${base}:${freqScale}`;
+      let buffer = byKey.get(key);
+      if (!buffer) {
+        const table = ropeTable(positions, config.headDim, base, ropeFactors, freqScale);
+        buffer = ctx.device.createBuffer({ label: `rope-table-${base}`, size: table.byteLength, usage: STORAGE() });
+        ctx.device.queue.writeBuffer(buffer, 0, table);
+        byKey.set(key, buffer);
+        this.tableBuffers.push(buffer);
+      }
+      return buffer;
+    });
     const bytes = 2 * positions * config.nHeadKv * config.headDim * 4;
     this.layers = Array.from({ length: config.nLayer }, (_, l) =>
       ctx.device.createBuffer({ label: `kv-${l}`, size: bytes, usage: STORAGE() }),
@@ -68,7 +83,7 @@ export class KvCache {
   }
   destroy() {
     for (const b of this.layers) b.destroy();
-    this.ropeTable.destroy();
+    for (const b of this.tableBuffers) b.destroy();
   }
 }
 
@@ -118,7 +133,7 @@ export function recordForward(
       recordRmsNorm(rec, ctx, { x: act.q, weight: layer.qNorm, rows: M * nHead, cols: headDim, eps: rmsEps });
       recordRmsNorm(rec, ctx, { x: act.k, weight: layer.kNorm, rows: M * nHeadKv, cols: headDim, eps: rmsEps });
     }
-    const rope = { table: kv.ropeTable, M, headDim, posStart, style: config.ropeStyle };
+    const rope = { table: kv.ropeTables[l], M, headDim, posStart, style: config.ropeStyle };
     recordRope(rec, ctx, { ...rope, x: act.q, nHeads: nHead });
     recordRope(rec, ctx, { ...rope, x: act.k, nHeads: nHeadKv });
     rec.copy(act.k, 0, kv.layers[l], posStart * kvRowBytes, M * kvRowBytes);
@@ -166,26 +181,25 @@ export function recordForward(
 }
 
 /** Every pipeline variant `recordForward` and generation will use for this model. */
-export function forwardPipelines(ctx: GpuContext, config: ModelConfig, weights: ModelWeights): Array<[string, PipelineVariant]> {
+export function forwardPipelines(ctx: GpuContext, config: ModelConfig, weights: ModelWeights): PipelineKey[] {
   const matrices = [weights.output, ...weights.layers.flatMap((l) => [l.wq, l.wk, l.wv, l.wo, l.wGate, l.wUp, l.wDown])];
-  const list: Array<[string, PipelineVariant]> = [];
+  const list: PipelineKey[] = [];
   const seen = new Set<string>();
-  const add = (op: string, variant: PipelineVariant) => {
-    const key = JSON.stringify([op, variant]);
-    if (!seen.has(key)) seen.add(key), list.push([op, variant]);
+  const add = (key: PipelineKey) => {
+    const id = JSON.stringify(key);
+    if (!seen.has(id)) seen.add(id), list.push(key);
   };
   for (const m of matrices)
-    for (const op of ctx.caps.subgroups ? ['matvec_subgroups', 'matmul'] : ['matvec', 'matmul'])
-      for (const bias of config.qkvBias ? [false, true] : [false]) add(op, { weights: m.type, constants: { HAS_BIAS: bias } });
-  add('embedding', { weights: weights.embedding.type });
-  for (const inPlace of config.qkNorm || config.postNorms ? [false, true] : [false]) add('rmsnorm', { constants: { IN_PLACE: inPlace } });
-  add('rope', { constants: { NEOX: config.ropeStyle === 'neox' } });
-  add('attention', {});
-  add('add', {});
-  add('glu', { constants: { GELU: config.ffnActivation === 'gelu_tanh' } });
-  if (config.finalSoftcap > 0) add('softcap', {});
-  add('span_mass', {});
-  add('sample', { constants: { GREEDY: true } });
-  add('sample', { constants: { GREEDY: false } });
+    for (const kernel of linearKernels(ctx.caps))
+      for (const bias of config.qkvBias ? [false, true] : [false]) add(linearPipeline(kernel, m.type, bias));
+  add(embeddingPipeline(weights.embedding.type));
+  for (const inPlace of config.qkNorm || config.postNorms ? [false, true] : [false]) add(rmsNormPipeline(inPlace));
+  add(ropePipeline(config.ropeStyle));
+  add(attentionPipeline());
+  add(addPipeline());
+  add(gluPipeline(config.ffnActivation));
+  if (config.finalSoftcap > 0) add(softcapPipeline());
+  add(samplePipeline(true));
+  add(samplePipeline(false));
   return list;
 }

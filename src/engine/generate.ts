@@ -1,20 +1,21 @@
 // LoadedModel on the GPU: prefill in chunks, greedy or sampled decode, and attention export
 // (rows of chosen queries, GPU-reduced span masses, one head's full map).
 
-import type { GenerateOptions, GenerateResult, LoadedModel, LogprobsOptions, SamplingOptions, TokenSpan } from './api';
+import type { GenerateOptions, GenerateResult, LoadedModel, LogprobsOptions, SamplingOptions } from './api';
 import type { ModelConfig } from './config';
-import { EngineInputError } from '../errors';
+import { EngineInputError, NonFiniteOutputError } from '../errors';
 import { Activations, KvCache, recordForward, type AttentionTargets } from './forward';
 import type { GpuContext } from './gpu';
 import type { ModelWeights } from './model';
 import { NO_SLOT } from './ops/attention';
 import { recordSample } from './ops/sample';
-import { recordSpanMass } from './ops/spanMass';
 import { Recorder } from './recorder';
 import { mulberry32 } from '../util/random';
 
 /** Tokens per prefill chunk: bounds activation memory for long prompts. */
 const PREFILL_CHUNK = 128;
+/** Logits of the sampled row read back to check they are finite when no logits were asked for. */
+const PROBE_LOGITS = 256;
 
 /** A model on the GPU with its KV cache and activations: prefill, decode, scoring, export. */
 export class GpuModel implements LoadedModel {
@@ -211,6 +212,11 @@ export class GpuModel implements LoadedModel {
       }
       const rowsOut = keepLogits ? logitRows : 0;
       if (rowsOut > 0) rec.copy(logits, 0, readback, 16, rowsOut * vocabSize * 4);
+      // The sampler picks a plausible-looking token even from NaNs, so a sampled row nobody reads
+      // is probed too: a NaN or infinity anywhere in the hidden state reaches every logit through
+      // the final RMSNorm and the output matmul, so its first logits show it, for 1 KiB more readback.
+      const probe = sample && rowsOut === 0 ? Math.min(vocabSize, PROBE_LOGITS) : 0;
+      if (probe > 0) rec.copy(logits, (logitRows - 1) * vocabSize * 4, readback, 16, probe * 4);
       rec.submit();
       fed.push(...tokens);
       if (!sample && rowsOut === 0) return undefined;
@@ -218,8 +224,11 @@ export class GpuModel implements LoadedModel {
       ctx.assertAlive();
       const range = readback.getMappedRange();
       const token = new Uint32Array(range, 0, 1)[0];
-      for (let r = 0; r < rowsOut; r++) outLogits.push(new Float32Array(range, 16 + r * vocabSize * 4, vocabSize).slice());
+      const rows = Array.from({ length: rowsOut }, (_, r) => new Float32Array(range, 16 + r * vocabSize * 4, vocabSize).slice());
+      const probed = new Float32Array(range, 16, probe).slice();
       readback.unmap();
+      for (const values of [...rows, probed]) assertFinite(values);
+      outLogits.push(...rows);
       return token;
     };
 
@@ -242,7 +251,7 @@ export class GpuModel implements LoadedModel {
         if (stop.has(next) || i === steps - 1) break;
         next = await step([next], P + i, 1, true, logitMode !== 'none');
       }
-      const attention = request ? await this.readAttention(targets, nSlots, exportKeys, slotQueries, request.spans, P, temporary) : undefined;
+      const attention = request ? await this.readAttention(targets, nSlots, exportKeys, slotQueries, P, temporary) : undefined;
       this.cachedTokens = fed;
       return { prompt: [...prompt], reusedPrefix: reuse, generated, logits: outLogits, attention };
     } finally {
@@ -255,7 +264,6 @@ export class GpuModel implements LoadedModel {
     nSlots: number,
     exportKeys: number,
     slotQueries: number[],
-    spans: readonly TokenSpan[] | undefined,
     P: number,
     temporary: GPUBuffer[],
   ): Promise<NonNullable<GenerateResult['attention']>> {
@@ -269,16 +277,6 @@ export class GpuModel implements LoadedModel {
     };
     const rowsRead = readable('rows-read', nRows * exportKeys * 4);
     rec.copy(targets.rows, 0, rowsRead, 0, nRows * exportKeys * 4);
-    let massRead: GPUBuffer | undefined;
-    if (spans && spans.length > 0) {
-      const spanBuffer = this.buffer('spans', spans.length * 8);
-      const massBuffer = this.buffer('span-mass', nRows * spans.length * 4);
-      temporary.push(spanBuffer, massBuffer);
-      ctx.device.queue.writeBuffer(spanBuffer, 0, Uint32Array.from(spans.flatMap((s) => [s.start, s.end])));
-      recordSpanMass(rec, ctx, { rows: targets.rows, spans: spanBuffer, mass: massBuffer, nRows, rowLength: exportKeys, nSpans: spans.length });
-      massRead = readable('span-mass-read', nRows * spans.length * 4);
-      rec.copy(massBuffer, 0, massRead, 0, nRows * spans.length * 4);
-    }
     let mapRead: GPUBuffer | undefined;
     if (targets.mapLayer >= 0) {
       mapRead = readable('map-read', P * P * 4);
@@ -293,10 +291,12 @@ export class GpuModel implements LoadedModel {
       b.unmap();
       return data;
     };
+    const rows = await read(rowsRead);
+    const map = mapRead ? await read(mapRead) : undefined;
+    for (const values of [rows, map]) if (values) assertFinite(values);
     return {
-      rows: { queries: slotQueries, keys: exportKeys, data: await read(rowsRead) },
-      spanMass: massRead ? await read(massRead) : undefined,
-      map: mapRead ? { layer: targets.mapLayer, head: targets.mapHead, size: P, data: await read(mapRead) } : undefined,
+      rows: { queries: slotQueries, keys: exportKeys, data: rows },
+      map: map ? { layer: targets.mapLayer, head: targets.mapHead, size: P, data: map } : undefined,
     };
   }
 
@@ -319,6 +319,13 @@ export class GpuModel implements LoadedModel {
     this.rec.destroy();
     this.releaseWeights();
   }
+}
+
+/** Output is never NaN or infinite: such numbers come from corrupt weights, and would pass for results. */
+function assertFinite(values: Float32Array): void {
+  for (let i = 0; i < values.length; i++)
+    if (!Number.isFinite(values[i]))
+      throw new NonFiniteOutputError('The model produced non-finite numbers (NaN or infinity); the file is probably corrupt, so download it again.');
 }
 
 /** Length of the longest common prefix. */

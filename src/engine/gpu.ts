@@ -26,7 +26,19 @@ export interface Capabilities {
 export interface PipelineVariant {
   /** Weight format spliced in at `//#include weights`. */
   readonly weights?: GGMLType;
+  /** WGSL `override` values: feature switches, and the tile sizes the op's dispatch counts assume. */
   readonly constants?: Readonly<Record<string, number | boolean>>;
+}
+
+/** A shader and its variant: what an op dispatches, and what a model precompiles at load. */
+export type PipelineKey = readonly [op: string, variant: PipelineVariant];
+
+export interface GpuContextOptions {
+  /**
+   * false: do not ask for subgroups even where the adapter has them, so tests can run the kernels
+   * that devices without subgroups use. Default: use them when available.
+   */
+  readonly subgroups?: boolean;
 }
 
 const WEIGHT_SNIPPET: Partial<Record<GGMLType, string>> = {
@@ -45,6 +57,20 @@ const WEIGHT_SNIPPET: Partial<Record<GGMLType, string>> = {
 
 export function isKernelWeightType(type: GGMLType): boolean {
   return type in WEIGHT_SNIPPET;
+}
+
+/**
+ * The WGSL of `op` as compiled: `//#include <name>` splices shaders/<name>.wgsl (e.g. the matrix
+ * kernels' shared `linear` prologue); `//#include weights` then splices the weight format's snippet.
+ */
+export function shaderSource(loadShader: (name: string) => string, op: string, weights: GGMLType | undefined): string {
+  let code = loadShader(op).replace(/^\/\/#include (?!weights\b)([\w/]+)$/gm, (_line, name: string) => loadShader(name));
+  if (code.includes('//#include weights')) {
+    const snippet = weights !== undefined ? WEIGHT_SNIPPET[weights] : undefined;
+    if (!snippet) throw new Error(`kernel ${op} needs a weight type with a WGSL snippet, got ${weights}`);
+    code = code.replace('//#include weights', loadShader(snippet));
+  }
+  return code;
 }
 
 export class GpuContext {
@@ -78,16 +104,15 @@ export class GpuContext {
     });
   }
 
-  static async create(platform: GpuPlatform): Promise<GpuContext> {
+  static async create(platform: GpuPlatform, options: GpuContextOptions = {}): Promise<GpuContext> {
     const adapter = await platform.gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter)
       throw new NoWebGPUError(
         'This browser exposes WebGPU but found no usable GPU adapter; enable hardware acceleration or try a current Chrome or Edge.',
       );
     const limits = adapter.limits;
-    const wanted: GPUFeatureName[] = (['subgroups', 'timestamp-query', 'shader-f16'] as GPUFeatureName[]).filter((f) =>
-      adapter.features.has(f),
-    );
+    const optional: GPUFeatureName[] = ['subgroups', 'timestamp-query', 'shader-f16'];
+    const wanted = optional.filter((f) => adapter.features.has(f) && (f !== 'subgroups' || options.subgroups !== false));
     const device = await adapter.requestDevice({
       label: 'attention-slip-lab',
       requiredFeatures: wanted,
@@ -157,7 +182,7 @@ export class GpuContext {
    * Compiles pipelines in the background ahead of first use (at model load), so the first
    * generation does not stall on shader compilation.
    */
-  async precompile(variants: ReadonlyArray<readonly [string, PipelineVariant]>): Promise<void> {
+  async precompile(variants: ReadonlyArray<PipelineKey>): Promise<void> {
     await Promise.all(
       variants.map(async ([op, variant]) => {
         const descriptor = this.pipelineDescriptor(op, variant);
@@ -190,16 +215,7 @@ export class GpuContext {
     const key = `${op}:${weights ?? ''}`;
     let module = this.modules.get(key);
     if (!module) {
-      // `//#include <name>` splices shaders/<name>.wgsl (e.g. the matrix kernels' shared `linear`
-      // prologue); `//#include weights` then splices the weight format's snippet.
-      let code = this.platform
-        .loadShader(op)
-        .replace(/^\/\/#include (?!weights\b)([\w/]+)$/gm, (_line, name: string) => this.platform.loadShader(name));
-      if (code.includes('//#include weights')) {
-        const snippet = weights !== undefined ? WEIGHT_SNIPPET[weights] : undefined;
-        if (!snippet) throw new Error(`kernel ${op} needs a weight type with a WGSL snippet, got ${weights}`);
-        code = code.replace('//#include weights', this.platform.loadShader(snippet));
-      }
+      const code = shaderSource((name) => this.platform.loadShader(name), op, weights);
       module = this.device.createShaderModule({ label: key, code });
       this.modules.set(key, module);
     }

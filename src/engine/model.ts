@@ -6,7 +6,8 @@ import type { ByteSource } from '../gguf/source';
 import { typeName, type TensorInfo } from '../gguf/types';
 import type { LoadedModel, LoadProgress } from './api';
 import { configFromGguf, type ModelConfig } from './config';
-import { DeviceLimitError, TruncatedGgufError, UnsupportedArchitectureError, UnsupportedWeightTypeError } from '../errors';
+import { checkTensorShapes } from './model-checks';
+import { CorruptGgufError, DeviceLimitError, TruncatedGgufError, UnsupportedArchitectureError, UnsupportedWeightTypeError } from '../errors';
 import { forwardPipelines } from './forward';
 import { GpuModel } from './generate';
 import { isKernelWeightType, type GpuContext } from './gpu';
@@ -78,6 +79,7 @@ function plannedBytes(file: GgufFile): number {
 export async function loadModel(ctx: GpuContext, source: ByteSource, options: LoadOptions = {}): Promise<LoadedModel> {
   const file = await openGguf(source);
   const config = configFromGguf(file);
+  checkTensorShapes(file, config);
   checkSupported(file, config);
   const total = [...file.tensors.values()].reduce((sum, t) => sum + t.byteSize, 0);
   let done = 0;
@@ -140,6 +142,9 @@ export async function loadModel(ctx: GpuContext, source: ByteSource, options: Lo
     if (config.ropeFreqFactors) {
       const info = tensor('rope_freqs.weight');
       factors = decodeVector(info.type, await source.read(info.offset, info.byteSize), info.name);
+      // Divisors of RoPE frequencies: a zero or NaN here turns every angle non-finite.
+      if (!factors.every((f) => f > 0 && Number.isFinite(f)))
+        throw new CorruptGgufError(`${source.label} is corrupt: rope_freqs.weight holds a value that is not a finite positive number; download the file again.`);
     }
     const oom = await ctx.device.popErrorScope();
     if (oom)

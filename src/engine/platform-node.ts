@@ -1,13 +1,15 @@
 // Node platform: Dawn (`webgpu` package), falling back to SwiftShader's Vulkan ICD from Debian chromium.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NoWebGPUError } from '../errors';
 import type { GpuPlatform } from './gpu';
+import { explainMissingAdapter, hasGpuDeviceNode, SWIFTSHADER_ICD, vulkanFacts } from './vulkan-help';
 
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+/** The driver variables as the user set them, before the fallback below sets one itself. */
+const userEnvironment = { ...process.env };
 const shaderRoot = fileURLToPath(new URL('../../shaders/', import.meta.url));
 
 export async function nodePlatform(): Promise<GpuPlatform> {
@@ -31,15 +33,29 @@ export async function nodePlatform(): Promise<GpuPlatform> {
   }
   return {
     name: 'node',
-    gpu,
+    gpu: explainNoAdapter(gpu),
     loadShader: (name) => readFileSync(`${shaderRoot}${name}.wgsl`, 'utf8'),
   };
 }
 
-/** A DRM render node or an NVIDIA device: a hardware Vulkan driver may be usable. */
-function hasGpuDeviceNode(): boolean {
-  const list = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
-  return list('/dev/dri').some((n) => n.startsWith('renderD')) || list('/dev').some((n) => n.startsWith('nvidia'));
+/**
+ * Dawn answers a missing adapter with null, which GpuContext words for a browser; in a terminal
+ * the fix is a package or a variable, so say which.
+ */
+function explainNoAdapter(gpu: GPU): GPU {
+  const requestAdapter = async (options?: GPURequestAdapterOptions) => {
+    const adapter = await gpu.requestAdapter(options);
+    if (!adapter) throw new NoWebGPUError(explainMissingAdapter(vulkanFacts(userEnvironment)));
+    return adapter;
+  };
+  // Dawn's GPU is a native object: its other members must run with it as `this`.
+  return new Proxy(gpu, {
+    get(target, key) {
+      if (key === 'requestAdapter') return requestAdapter;
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 /**

@@ -2,13 +2,7 @@
 // written with a single writeBuffer just before the submit.
 
 import type { GpuContext } from './gpu';
-
-/** Marks a uniform field as f32; plain numbers are u32. */
-export class F32 {
-  constructor(readonly value: number) {}
-}
-export const f32 = (value: number) => new F32(value);
-export type UniformField = number | F32;
+import type { UniformWords } from './uniforms';
 
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
@@ -27,20 +21,16 @@ export class Recorder {
     this.align = Math.max(256, ctx.caps.minUniformBufferOffsetAlignment);
   }
 
-  /** Bindings 1… are `bindings`; binding 0 is the uniform struct built from `uniform`. */
-  dispatch(pipeline: GPUComputePipeline, uniform: readonly UniformField[], bindings: readonly Binding[], workgroups: readonly number[]) {
+  /** Bindings 1… are `bindings`; binding 0 is the uniform struct, encoded by its layout (uniforms.ts). */
+  dispatch(pipeline: GPUComputePipeline, uniform: UniformWords, bindings: readonly Binding[], workgroups: readonly number[]) {
     const [x, y = 1, z = 1] = workgroups;
     if (x === 0 || y === 0 || z === 0) return;
     const limit = this.ctx.caps.maxComputeWorkgroupsPerDimension;
     if (x > limit || y > limit || z > limit)
       throw new Error(`dispatch ${pipeline.label} of ${workgroups.join('×')} workgroups exceeds the device limit ${limit}`);
     const uniformOffset = this.uniformWords.length * 4;
-    const words = new DataView(new ArrayBuffer(Math.ceil(Math.max(uniform.length, 1) / 4) * 16));
-    uniform.forEach((field, i) =>
-      field instanceof F32 ? words.setFloat32(i * 4, field.value, true) : words.setUint32(i * 4, field >>> 0, true),
-    );
-    const uniformSize = words.byteLength;
-    for (let i = 0; i < uniformSize / 4; i++) this.uniformWords.push(words.getUint32(i * 4, true));
+    const uniformSize = uniform.byteLength;
+    for (const word of uniform) this.uniformWords.push(word);
     while ((this.uniformWords.length * 4) % this.align !== 0) this.uniformWords.push(0);
     this.steps.push({ kind: 'dispatch', pipeline, bindings, uniformOffset, uniformSize, workgroups: [x, y, z] });
   }

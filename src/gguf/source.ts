@@ -58,22 +58,3 @@ export function urlSource(url: string, fetchImpl: typeof fetch = fetch): ByteSou
     },
   };
 }
-
-/**
- * A `fetch` that answers range requests from a ByteSource, so @huggingface/gguf can parse
- * headers of Blobs and local paths through the same code path as URLs.
- */
-export function fetchFromSource(source: ByteSource): typeof fetch {
-  return (async (_input: unknown, init?: RequestInit) => {
-    const size = await source.size();
-    const range = new Headers(init?.headers).get('Range');
-    const m = range?.match(/bytes=(\d+)-(\d*)/);
-    const start = m ? Number(m[1]) : 0;
-    const end = m && m[2] ? Math.min(Number(m[2]) + 1, size) : size;
-    const bytes = start < size ? await source.read(start, end - start) : new Uint8Array(0);
-    return new Response(bytes as BodyInit, {
-      status: m ? 206 : 200,
-      headers: { 'Content-Range': `bytes ${start}-${end - 1}/${size}`, 'Content-Length': String(bytes.length) },
-    });
-  }) as typeof fetch;
-}

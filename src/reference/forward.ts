@@ -1,6 +1,6 @@
-// Float64 forward pass of a whole prompt (Llama, Qwen2, Qwen3, Gemma 2): logits and attention probabilities per position.
+// Float64 forward pass of a whole prompt (Llama, Qwen2, Qwen3, Gemma 2, Gemma 3): logits and attention probabilities per position.
 
-import type { ModelConfig } from '../engine/config';
+import { layerRope, type ModelConfig } from '../engine/config';
 import { EngineInputError } from '../errors';
 import type { ReferenceLayer, ReferenceModel } from './model';
 import { addBias, causalAttention, geglu, matVec, rmsNorm, rope, softcap, swiglu, type AttentionResult, type RopeOptions } from './ops';
@@ -13,6 +13,8 @@ export interface ReferenceForwardOptions {
   readonly attentionTemperature?: Float64Array;
   /** Also return the residual stream entering every layer (for layer-by-layer debugging). */
   readonly captureHidden?: boolean;
+  /** 'none': skip the output projection (attention only; a 262k-token vocabulary makes it the slow part). */
+  readonly logits?: 'all' | 'none';
 }
 
 export interface ReferenceForwardResult {
@@ -48,7 +50,8 @@ function embed(model: ReferenceModel, tokens: readonly number[]): Float64Array[]
 function attentionBlock(model: ReferenceModel, l: number, x: Float64Array[], temperature?: Float64Array): AttentionResult {
   const { config } = model;
   const layer = model.layers[l];
-  const ropeOptions: RopeOptions = { base: config.ropeTheta, style: config.ropeStyle, freqFactors: model.ropeFreqFactors };
+  const { base, freqScale } = layerRope(config, l);
+  const ropeOptions: RopeOptions = { base, freqScale, style: config.ropeStyle, freqFactors: model.ropeFreqFactors };
   const h = x.map((xi) => rmsNorm(xi, layer.attnNorm, config.rmsEps));
   const project = (w: ReferenceLayer['wq'], b: Float64Array | undefined, headNorm: Float64Array | undefined, hi: Float64Array) => {
     const y = withBias(matVec(w, hi), b);
@@ -63,7 +66,7 @@ function attentionBlock(model: ReferenceModel, l: number, x: Float64Array[], tem
   return { output, probabilities: attended.probabilities };
 }
 
-/** Qwen3's q/k norm: RMSNorm of each head's slice.  (nHeads·headDim) → same */
+/** Qwen3's and Gemma 3's q/k norm: RMSNorm of each head's slice.  (nHeads·headDim) → same */
 function normEachHead(y: Float64Array, weight: Float64Array, config: ModelConfig): Float64Array {
   const out = new Float64Array(y.length);
   for (let start = 0; start < y.length; start += config.headDim)
@@ -71,7 +74,7 @@ function normEachHead(y: Float64Array, weight: Float64Array, config: ModelConfig
   return out;
 }
 
-/** Gemma 2's post-norms on a block's output, when the model has them. */
+/** Gemma's post-norms on a block's output, when the model has them. */
 function postNorm(y: Float64Array, weight: Float64Array | undefined, config: ModelConfig): Float64Array {
   return weight ? rmsNorm(y, weight, config.rmsEps) : y;
 }
@@ -106,6 +109,6 @@ export function referenceForward(
   });
   if (options.captureHidden) hidden.push(x);
   const cap = (logit: number) => (config.finalSoftcap ? softcap(logit, config.finalSoftcap) : logit);
-  const logits = x.map((xi) => matVec(model.output, rmsNorm(xi, model.outputNorm, config.rmsEps)).map(cap)); // (vocab)
+  const logits = options.logits === 'none' ? [] : x.map((xi) => matVec(model.output, rmsNorm(xi, model.outputNorm, config.rmsEps)).map(cap)); // (vocab)
   return { logits, attention, ...(options.captureHidden ? { hidden } : {}) };
 }

@@ -55,6 +55,8 @@ export interface RopeOptions {
   readonly style: RopeStyle;
   /** (headDim/2) divisors of each pair's angle (Llama 3 rope_freqs.weight). */
   readonly freqFactors?: Float64Array;
+  /** Linear RoPE scaling: the angle of position p is that of p · freqScale (default 1). */
+  readonly freqScale?: number;
 }
 
 /**
@@ -67,7 +69,7 @@ export function rope(x: Float64Array, headDim: number, pos: number, options: Rop
   const y = Float64Array.from(x);
   for (let head = 0; head < x.length / headDim; head++) {
     for (let i = 0; i < half; i++) {
-      const theta = (pos * options.base ** ((-2 * i) / headDim)) / (options.freqFactors?.[i] ?? 1);
+      const theta = (pos * (options.freqScale ?? 1) * options.base ** ((-2 * i) / headDim)) / (options.freqFactors?.[i] ?? 1);
       const a = head * headDim + (options.style === 'normal' ? 2 * i : i);
       const b = options.style === 'normal' ? a + 1 : a + half;
       const cos = Math.cos(theta);

@@ -25,8 +25,10 @@ export interface ChatTemplateOptions {
 export interface ChatTokenizer {
   /** Where it came from: a hub repo or a directory. */
   readonly source: string;
-  /** Largest token id + 1, added tokens included: the model's vocabulary must be at least this. */
+  /** Largest token id + 1, added tokens included. */
   readonly vocabSize: number;
+  /** Largest id + 1 of the tokens that are not special: the model's vocabulary must be at least this. */
+  readonly textVocabSize: number;
   /** Ids that end the assistant's turn (eos plus the template's end-of-turn tokens). */
   readonly stopTokenIds: readonly number[];
   readonly specialTokenIds: ReadonlySet<number>;
@@ -124,6 +126,8 @@ function wrapTokenizer(tokenizer: PreTrainedTokenizer, source: string): ChatToke
     return typeof id === 'number' && id >= 0 ? id : undefined;
   };
   const specialTokenIds = new Set(tokenizer.all_special_ids);
+  const addedSpecial = new Set((tokenizer as unknown as { added_tokens?: { id: number; special: boolean }[] }).added_tokens?.filter((t) => t.special).map((t) => t.id) ?? []);
+  const textVocabSize = ids.filter((id) => !specialTokenIds.has(id) && !addedSpecial.has(id)).reduce((a, b) => Math.max(a, b), -1) + 1;
   const stops = new Set<number>();
   const eos = tokenizer.eos_token_id as number | null | undefined;
   if (typeof eos === 'number') stops.add(eos);
@@ -136,6 +140,7 @@ function wrapTokenizer(tokenizer: PreTrainedTokenizer, source: string): ChatToke
   return {
     source,
     vocabSize,
+    textVocabSize,
     stopTokenIds: [...stops],
     specialTokenIds,
     encode: (text) => (text === '' ? [] : tokenizer.encode(text, { add_special_tokens: false })),
@@ -156,10 +161,17 @@ function wrapTokenizer(tokenizer: PreTrainedTokenizer, source: string): ChatToke
   };
 }
 
-/** Throws unless every token id the tokenizer can produce exists in a model with `modelVocabSize` rows. */
+/**
+ * Throws unless every token id that text and the chat template produce exists in a model with
+ * `modelVocabSize` rows. Special tokens past the model's rows are allowed: Gemma 3's shared
+ * tokenizer ends with `<image_soft_token>` (id 262144), which its 262 144-row text models never see.
+ */
 export function checkTokenizerFitsModel(tokenizer: ChatTokenizer, modelVocabSize: number): void {
-  if (tokenizer.vocabSize > modelVocabSize)
+  // Text tokens, the tokens the template writes (turn markers, BOS) and the stop tokens.
+  const templateIds = tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: 'x' }]));
+  const needed = Math.max(tokenizer.textVocabSize, ...templateIds.map((id) => id + 1), ...tokenizer.stopTokenIds.map((id) => id + 1));
+  if (needed > modelVocabSize)
     throw new TokenizerMismatchError(
-      `The tokenizer and model do not match: the tokenizer from ${tokenizer.source} has ${tokenizer.vocabSize} tokens but the model's vocabulary has only ${modelVocabSize}; pass the tokenizer of this model.`,
+      `The tokenizer and model do not match: the tokenizer from ${tokenizer.source} has ${needed} tokens but the model's vocabulary has only ${modelVocabSize}; pass the tokenizer of this model.`,
     );
 }

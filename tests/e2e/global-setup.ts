@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { seededBytes } from '../fixtures/bytes';
-import { encodeGguf, str } from '../fixtures/gguf-writer';
+import { encodeGguf, str } from '../../src/gguf/writer';
 import { buildRandomModel } from '../fixtures/models';
 import { APP_MODEL, E2E_MODEL, TOKENIZER_REPO } from './support/context';
 import { serveStatic } from './support/static-server';

@@ -21,9 +21,9 @@ export interface CliRun {
  * Starts the CLI with `args`. It gets its own process group (tsx runs the CLI in a child process,
  * so a kill must reach both: `process.kill(-child.pid, …)`).
  */
-export function startCli(args: readonly string[], viaNpm = false): { child: ChildProcess; done: Promise<CliRun> } {
+export function startCli(args: readonly string[], viaNpm = false, env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; done: Promise<CliRun> } {
   const [command, argv] = viaNpm ? ['npm', ['run', '--silent', 'cli', '--', ...args]] : [TSX, ['src/cli/main.ts', ...args]];
-  const child = spawn(command, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(command, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -37,7 +37,7 @@ export function startCli(args: readonly string[], viaNpm = false): { child: Chil
   return { child, done };
 }
 
-/** Runs the CLI to the end. */
-export function runCli(args: readonly string[], viaNpm = false): Promise<CliRun> {
-  return startCli(args, viaNpm).done;
+/** Runs the CLI to the end (in `env`, by default this process's environment). */
+export function runCli(args: readonly string[], viaNpm = false, env?: NodeJS.ProcessEnv): Promise<CliRun> {
+  return startCli(args, viaNpm, env).done;
 }

@@ -1,11 +1,12 @@
 // Test support: one Dawn GPU context per test file, buffers from arrays, poisoned outputs, readback.
 
-import { GpuContext } from '../../src/engine/gpu';
+import { GpuContext, type GpuContextOptions } from '../../src/engine/gpu';
 import { nodePlatform } from '../../src/engine/platform-node';
 import { mulberry32 } from '../../src/util/random';
 
-export async function createTestContext(): Promise<GpuContext> {
-  return GpuContext.create(await nodePlatform());
+/** `{ subgroups: false }` runs the kernels of devices without subgroups on any adapter. */
+export async function createTestContext(options?: GpuContextOptions): Promise<GpuContext> {
+  return GpuContext.create(await nodePlatform(), options);
 }
 
 const USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;

@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import {
   layerRangeMean,
   massFromRows,
-  massFromSpanMass,
   modelMean,
   perLayerMean,
   sinkAdjust,
@@ -94,32 +93,6 @@ describe('sink adjustment guard', () => {
     expect(sinkAdjust(0, 1)).toBe(0);
     expect(sinkAdjust(1e-9, 1 - 1e-9)).toBe(0);
     expect(sinkAdjust(0.3, 0)).toBe(0.3);
-  });
-});
-
-describe('request mass from GPU span reductions', () => {
-  // (nLayer 2, nSlots 2, nHead 2, nSpans 3): [sink, request, attack] masses per row.
-  const spanMass = Float32Array.from([
-    [0.5, 0.3, 0.2], [0.2, 0.6, 0.2], // L0 slot 0: H0, H1
-    [0.2, 0.4, 0.4], [0.6, 0.1, 0.3], // L0 slot 1
-    [0.9, 0.05, 0.05], [0.1, 0.8, 0.1], // L1 slot 0
-    [1.0, 0.0, 0.0], [0.3, 0.4, 0.3], // L1 slot 1
-  ].flat());
-  const dims = { nLayer: 2, nSlots: 2, nHead: 2, nSpans: 3 };
-
-  it('picks one span, or sums disjoint spans, for one slot', () => {
-    close(massFromSpanMass(spanMass, dims, [1], 0).values, [0.3, 0.6, 0.05, 0.8]);
-    close(massFromSpanMass(spanMass, dims, [1, 2], 1).values, [0.8, 0.4, 0, 0.7]);
-  });
-
-  it('agrees with the same sums over the exported rows', () => {
-    for (const slot of [0, 1])
-      close(massFromSpanMass(spanMass, dims, [1], slot).values, Array.from(massFromRows(rows, layout, [{ start: 1, end: 3 }], slot).values));
-  });
-
-  it('rejects a span index or slot outside the reduction', () => {
-    expect(() => massFromSpanMass(spanMass, dims, [3], 0)).toThrow(RangeError);
-    expect(() => massFromSpanMass(spanMass, dims, [0], 2)).toThrow(RangeError);
   });
 });
 

@@ -7,7 +7,7 @@ import { isSupportedArchitecture } from '../../src/engine/config';
 describe('model catalogue', () => {
   it('covers every model the demo recommends, each with a supported architecture and a browser-sized quantization', () => {
     const names = new Set(CATALOGUE.map((m) => m.name));
-    for (const name of ['Qwen2.5 0.5B Instruct', 'Qwen2.5 1.5B Instruct', 'Llama 3.2 1B Instruct', 'SmolLM2 360M Instruct', 'SmolLM2 1.7B Instruct', 'Gemma 2 2B IT', 'Qwen3 0.6B'])
+    for (const name of ['Qwen2.5 0.5B Instruct', 'Qwen2.5 1.5B Instruct', 'Llama 3.2 1B Instruct', 'SmolLM2 360M Instruct', 'SmolLM2 1.7B Instruct', 'Gemma 2 2B IT', 'Qwen3 0.6B', 'Gemma 3 270M IT', 'Gemma 3 1B IT'])
       expect(names).toContain(name);
     for (const m of CATALOGUE) {
       expect(isSupportedArchitecture(m.arch)).toBe(true);

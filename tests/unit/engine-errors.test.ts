@@ -16,7 +16,7 @@ import type { GpuContext } from '../../src/engine/gpu';
 import { loadModel } from '../../src/engine/model';
 import { blobSource } from '../../src/gguf/source';
 import { GGMLType } from '../../src/gguf/types';
-import { encodeGguf, str, type GgufModelSpec } from '../fixtures/gguf-writer';
+import { encodeGguf, str, type GgufModelSpec } from '../../src/gguf/writer';
 import { buildRandomModel, presets } from '../fixtures/models';
 import { createTestContext, randomArray } from '../support/gpu';
 

@@ -8,7 +8,7 @@ import { configFromGguf } from '../../src/engine/config';
 import { openGguf, type GgufFile } from '../../src/gguf/reader';
 import { pathSource } from '../../src/gguf/source-node';
 import { GGMLType, tensorByteSize } from '../../src/gguf/types';
-import { bool, f32, f32Array, i32, i32Array, str, strArray, u32, writeGguf } from '../fixtures/gguf-writer';
+import { bool, f32, f32Array, i32, i32Array, str, strArray, u32, writeGguf } from '../../src/gguf/writer';
 import {
   buildRandomModel,
   presets,
@@ -20,7 +20,7 @@ import {
   type PresetName,
   type RandomModelSpec,
 } from '../fixtures/models';
-import { encodeTensor } from '../fixtures/quantize';
+import { encodeTensor } from '../../src/gguf/quantize';
 
 let directory: string;
 beforeAll(async () => {
@@ -92,8 +92,9 @@ const cases = (Object.keys(presets) as PresetName[]).flatMap((name) =>
 
 describe('randomModel', () => {
   it.each(cases)('$name $weightType reads back with the shapes, types, metadata and bytes it was built with', async ({ spec }) => {
+    const gemma = spec.arch === 'gemma2' || spec.arch === 'gemma3';
     const path = await randomModel(spec);
-    expect((await stat(path)).size).toBeLessThan(2 * 1024 * 1024);
+    expect((await stat(path)).size).toBeLessThan(4 * 1024 * 1024);
     const file = await open(path);
     const config = configFromGguf(file);
     expect(config).toMatchObject({
@@ -110,16 +111,20 @@ describe('randomModel', () => {
       tiedEmbeddings: spec.tied,
       qkvBias: spec.arch === 'qwen2',
       ropeFreqFactors: spec.ropeFreqs ?? false,
-      qkNorm: spec.arch === 'qwen3',
-      postNorms: spec.arch === 'gemma2',
-      ffnActivation: spec.arch === 'gemma2' ? 'gelu_tanh' : 'silu',
+      qkNorm: spec.arch === 'qwen3' || spec.arch === 'gemma3',
+      postNorms: gemma,
+      ffnActivation: gemma ? 'gelu_tanh' : 'silu',
       attnSoftcap: spec.attnSoftcap ?? 0,
       finalSoftcap: spec.finalSoftcap ?? 0,
       slidingWindow: spec.slidingWindow ?? 0,
-      embeddingScale: spec.arch === 'gemma2' ? Math.sqrt(spec.nEmbd) : 1,
+      embeddingScale: gemma ? Math.sqrt(spec.nEmbd) : 1,
     });
     expect(config.rmsEps).toBeCloseTo(spec.rmsEps, 12);
     expect(config.ropeTheta).toBe(spec.ropeTheta);
+    // Gemma 3: five sliding layers (RoPE base 10 000), then a global one (the file's base).
+    expect(config.ropeThetaSliding).toBe(spec.arch === 'gemma3' ? 10000 : spec.ropeTheta);
+    const pattern = (l: number) => (spec.arch === 'gemma3' ? l % 6 !== 5 : spec.arch === 'gemma2' && l % 2 === 0);
+    expect(config.slidingLayers).toEqual(Array.from({ length: spec.nLayer }, (_, l) => pattern(l)));
 
     const m = file.metadata;
     expect(m['general.alignment']).toBe(32);

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { GGMLType } from '../../src/gguf/types';
-import { decodeTensor, encodeF16, encodeTensor, f16BitsToF32, f32ToF16Bits, quantizeQ4_0, quantizeQ8_0 } from '../fixtures/quantize';
+import { decodeTensor, encodeF16, encodeTensor, f16BitsToF32, f32ToF16Bits, quantizeQ4_0, quantizeQ8_0 } from '../../src/gguf/quantize';
 
 const halfBits = (bytes: Uint8Array, at: number) => bytes[at] | (bytes[at + 1] << 8);
 const int8 = (byte: number) => (byte << 24) >> 24;

@@ -1,12 +1,11 @@
 // The attention kernel (GQA, KV cache offsets, per-head temperature, exported rows and map),
-// the span-mass reduction and the sampler against plain float64 computations.
+// and the sampler against plain float64 computations.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SamplingOptions } from '../../src/engine/api';
 import type { GpuContext } from '../../src/engine/gpu';
 import { NO_SLOT, recordAttention } from '../../src/engine/ops/attention';
 import { recordSample } from '../../src/engine/ops/sample';
-import { recordSpanMass } from '../../src/engine/ops/spanMass';
 import { Recorder } from '../../src/engine/recorder';
 import { attentionRow, kvHeadOf } from '../../src/reference/ops';
 import { bufferFrom, compare, createTestContext, poisonedBuffer, randomArray, readFloats, readUints } from '../support/gpu';
@@ -114,28 +113,6 @@ describe('attention kernel', () => {
     checkAttention({ nLayer: 1, layer: 0, nHead: 6, nHeadKv: 2, headDim: 24, queryStart: 1, M: 3, ctxLength: 4, exported: [2], exportKeys: 4, mapHead: 0, window: 64, softcap: 3 }));
   it('multi-head attention without grouping, head_dim 2, first position', () =>
     checkAttention({ nLayer: 3, layer: 0, nHead: 3, nHeadKv: 3, headDim: 2, queryStart: 0, M: 4, ctxLength: 4, exported: [3], exportKeys: 4, mapHead: 0xffffffff }));
-});
-
-describe('span mass', () => {
-  it('sums each exported row over each half-open span, clamping spans to the row', async () => {
-    const nRows = 7;
-    const rowLength = 13;
-    const rowsData = randomArray(nRows * rowLength, 3);
-    const spans = [[0, 1], [2, 9], [5, 5], [10, 40], [0, 13]];
-    const mass = poisonedBuffer(ctx, nRows * spans.length);
-    const rec = new Recorder(ctx);
-    recordSpanMass(rec, ctx, { rows: bufferFrom(ctx, rowsData), spans: bufferFrom(ctx, Uint32Array.from(spans.flat())), mass, nRows, rowLength, nSpans: spans.length });
-    rec.submit();
-    const got = await readFloats(ctx, mass, nRows * spans.length);
-    const want = [];
-    for (let r = 0; r < nRows; r++)
-      for (const [start, end] of spans) {
-        let sum = 0;
-        for (let k = start; k < Math.min(end, rowLength); k++) sum += rowsData[r * rowLength + k];
-        want.push(sum);
-      }
-    expect(compare(got, want, 1e-6).relative).toBeLessThanOrEqual(1e-6);
-  });
 });
 
 describe('sampler', () => {

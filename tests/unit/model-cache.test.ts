@@ -39,7 +39,7 @@ describe('KV-cache prefix reuse', () => {
       const { vocabSize, nLayer, nHead } = gpu.config;
       const base = randomTokens(20, vocabSize, 1);
       const check = async (prompt: number[], reused: number, temperature?: Float32Array, reuse?: CacheReuse) => {
-        const result = await gpu.generate(prompt, { maxNewTokens: 3, attention: { spans: [{ start: 0, end: 5 }] }, reuse });
+        const result = await gpu.generate(prompt, { maxNewTokens: 3, attention: { rows: 'last-and-generated' }, reuse });
         expect(result.reusedPrefix).toBe(reused);
         const sequence = [...prompt, ...result.generated.slice(0, 2)];
         const want = referenceForward(reference, sequence, { attentionTemperature: temperature && Float64Array.from(temperature) });

@@ -11,9 +11,10 @@
 //   llama.cpp's, with a limit above what llama.cpp's own rounding moves it. `npx tsx
 //   bench/llamacpp-spread.ts` prints that spread (llama.cpp on the file against llama.cpp on its
 //   twin); measured 2026-12 on an AVX-512/VNNI AMD EPYC, worst over the fixtures: F16 0.003,
-//   BF16 0.017, Q4_0…Q8_0 0.046, K-quants 0.077; another machine saw 0.057 on Q4_1 directly.
-//   The limits are about twice that: 0.05 for 16-bit floats, 0.15 for 4–8-bit types. A decoding
-//   bug (a wrong nibble order, scale or offset) moves the distributions far past them.
+//   BF16 0.017, Q4_0…Q8_0 0.089 (tinyGemma3 Q4_0; the others up to 0.046), K-quants 0.077;
+//   another machine saw 0.057 on Q4_1 directly. The limits are about twice that: 0.05 for 16-bit
+//   floats, 0.2 for 4–8-bit types. A decoding bug (a wrong nibble order, scale or offset) moves
+//   the distributions far past them.
 // The float64 reference (model-reference.test.ts) stays the exact judge of our arithmetic.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,7 +37,7 @@ afterAll(async () => {
 
 const STEPS = 16;
 /** Direct comparison limits (see the header): about twice llama.cpp's measured own spread. */
-const DIRECT_LIMIT = { float16: 0.05, quantized: 0.15 } as const;
+const DIRECT_LIMIT = { float16: 0.05, quantized: 0.2 } as const;
 const EXACT_LIMIT = 0.005;
 
 interface Agreement {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { UnsupportedWeightTypeError } from '../../src/errors';
 import { GGMLType, typeName } from '../../src/gguf/types';
 import { bf16ToNumber, dequantize, f16ToNumber } from '../../src/reference/dequant';
-import { decodeTensor, encodeTensor } from '../fixtures/quantize';
+import { decodeTensor, encodeTensor } from '../../src/gguf/quantize';
 
 function u16le(values: number[]): Uint8Array {
   const bytes = new Uint8Array(values.length * 2);

@@ -8,10 +8,10 @@ import { mulberry32 as rng } from '../../src/util/random';
 
 const LLAMA: ModelConfig = {
   arch: 'llama', nLayer: 2, nEmbd: 8, nHead: 4, nHeadKv: 2, headDim: 2, nFf: 12, vocabSize: 11,
-  contextLength: 64, rmsEps: 1e-5, ropeTheta: 10000, ropeStyle: 'normal',
+  contextLength: 64, rmsEps: 1e-5, ropeTheta: 10000, ropeThetaSliding: 10000, ropeStyle: 'normal',
   tiedEmbeddings: false, qkvBias: false, ropeFreqFactors: true, ...llamaFeatures(2, 2),
 };
-const QWEN2: ModelConfig = { ...LLAMA, ...llamaFeatures(2, 1), arch: 'qwen2', nLayer: 1, nHead: 6, nHeadKv: 2, ropeStyle: 'neox', ropeTheta: 1e6, tiedEmbeddings: true, qkvBias: true, ropeFreqFactors: false };
+const QWEN2: ModelConfig = { ...LLAMA, ...llamaFeatures(2, 1), arch: 'qwen2', nLayer: 1, nHead: 6, nHeadKv: 2, ropeStyle: 'neox', ropeTheta: 1e6, ropeThetaSliding: 1e6, tiedEmbeddings: true, qkvBias: true, ropeFreqFactors: false };
 
 /** Random tensors for every name the config needs; `zero` names are all zeros. */
 function randomTensors(config: ModelConfig, seed: number, zero: (name: string) => boolean = () => false) {

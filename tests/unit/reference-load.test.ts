@@ -89,8 +89,8 @@ function build(config: ModelConfig, typeOf: (name: string) => GGMLType) {
 }
 
 const base = { nLayer: 2, nEmbd: 32, nHead: 4, nHeadKv: 2, headDim: 8, nFf: 64, vocabSize: 9, contextLength: 128, rmsEps: 2 ** -16, ...llamaFeatures(8, 2) };
-const LLAMA: ModelConfig = { ...base, arch: 'llama', ropeTheta: 10000, ropeStyle: 'normal', tiedEmbeddings: false, qkvBias: false, ropeFreqFactors: true };
-const QWEN2: ModelConfig = { ...base, arch: 'qwen2', ropeTheta: 1000000, ropeStyle: 'neox', tiedEmbeddings: true, qkvBias: true, ropeFreqFactors: false };
+const LLAMA: ModelConfig = { ...base, arch: 'llama', ropeTheta: 10000, ropeThetaSliding: 10000, ropeStyle: 'normal', tiedEmbeddings: false, qkvBias: false, ropeFreqFactors: true };
+const QWEN2: ModelConfig = { ...base, arch: 'qwen2', ropeTheta: 1000000, ropeThetaSliding: 1000000, ropeStyle: 'neox', tiedEmbeddings: true, qkvBias: true, ropeFreqFactors: false };
 
 const mixedTypes = (name: string) =>
   name === 'token_embd.weight' ? GGMLType.Q8_0

@@ -115,6 +115,16 @@ describe('loading and matching', () => {
     expect(() => checkTokenizerFitsModel(tokenizers.qwen3, 300)).toThrow(/tokenizer and model do not match/);
     // Real Qwen checkpoints pad the embedding to 151936 rows: that fits.
     expect(() => checkTokenizerFitsModel(tokenizers.qwen3, 151936)).not.toThrow();
+    // The template's own tokens must fit: <|im_start|> is 151644.
+    expect(() => checkTokenizerFitsModel(tokenizers.qwen3, 151644)).toThrow(TokenizerMismatchError);
+  });
+
+  it("fits Gemma 3's text models although the shared tokenizer ends with an image token past their rows", () => {
+    const g = tokenizers.gemma3;
+    expect(g.vocabSize).toBe(262145);
+    expect(g.tokenId('<image_soft_token>')).toBe(262144);
+    expect(() => checkTokenizerFitsModel(g, 262144)).not.toThrow();
+    expect(() => checkTokenizerFitsModel(g, 262143)).toThrow(TokenizerMismatchError);
   });
 
   it('says what is missing for a folder without tokenizer files, and for a path that does not exist', async () => {

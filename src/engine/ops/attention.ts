@@ -1,10 +1,22 @@
 // Causal GQA attention with per-(layer, head) temperature and probability export (shaders/attention.wgsl).
 
-import type { GpuContext } from '../gpu';
-import { f32, type Recorder } from '../recorder';
+import type { GpuContext, PipelineKey } from '../gpu';
+import type { Recorder } from '../recorder';
+import { defineUniform } from '../uniforms';
 
 export const NO_SLOT = 0xffffffff;
+/**
+ * Longest head the kernel holds in workgroup memory. The shader keeps its own `const MAX_HEAD_DIM`
+ * because it sizes a per-thread array, which WGSL cannot size by an override;
+ * tests/unit/kernels-uniforms.test.ts holds the two equal.
+ */
 export const MAX_HEAD_DIM = 256;
+
+/** `Params` of shaders/attention.wgsl. */
+export const ATTENTION_PARAMS = defineUniform({
+  M: 'u32', queryStart: 'u32', nHead: 'u32', nHeadKv: 'u32', headDim: 'u32', ctx: 'u32', layer: 'u32', nSlots: 'u32',
+  exportKeys: 'u32', mapHead: 'u32', mapKeys: 'u32', slotOffset: 'u32', scale: 'f32', softcap: 'f32', window: 'u32', _pad: 'u32',
+});
 
 export interface AttentionArgs {
   readonly q: GPUBuffer;    // (M, nHead, headDim)
@@ -33,12 +45,13 @@ export interface AttentionArgs {
   readonly window: number;
 }
 
+export const attentionPipeline = (): PipelineKey => ['attention', {}];
+
 export function recordAttention(rec: Recorder, ctx: GpuContext, a: AttentionArgs): void {
   if (a.headDim > MAX_HEAD_DIM) throw new Error(`attention supports head_dim up to ${MAX_HEAD_DIM}, got ${a.headDim}`);
   if (a.nHead % a.nHeadKv !== 0) throw new Error(`n_head ${a.nHead} is not a multiple of n_head_kv ${a.nHeadKv}`);
-  const uniform = [
-    a.M, a.queryStart, a.nHead, a.nHeadKv, a.headDim, a.ctxLength, a.layer, a.nSlots,
-    a.exportKeys, a.mapHead, a.mapKeys, a.slotOffset, f32(a.scale), f32(a.softcap), a.window, 0,
-  ];
-  rec.dispatch(ctx.pipeline('attention'), uniform, [a.q, a.kv, a.out, a.aux, a.rows, a.map], [a.nHead, a.M]);
+  // The arguments carry every Params field under its WGSL name except the cache length.
+  const uniform = ATTENTION_PARAMS.encode({ ...a, ctx: a.ctxLength });
+  // One workgroup per (head, query): the workgroup size never enters the dispatch.
+  rec.dispatch(ctx.pipeline(...attentionPipeline()), uniform, [a.q, a.kv, a.out, a.aux, a.rows, a.map], [a.nHead, a.M]);
 }

@@ -1,7 +1,11 @@
 // RMSNorm over rows: out(rows, cols) = norm(x rows [inRowOffset, …)) · weight, or in place on x.
 
-import type { GpuContext } from '../gpu';
-import { f32, grid, type Recorder } from '../recorder';
+import type { GpuContext, PipelineKey } from '../gpu';
+import { grid, type Recorder } from '../recorder';
+import { defineUniform } from '../uniforms';
+
+/** `Params` of shaders/rmsnorm.wgsl. */
+export const RMSNORM_PARAMS = defineUniform({ cols: 'u32', eps: 'f32', inRowOffset: 'u32', rows: 'u32' });
 
 export interface RmsNormArgs {
   readonly x: GPUBuffer;
@@ -14,11 +18,13 @@ export interface RmsNormArgs {
   readonly inRowOffset?: number;
 }
 
+export const rmsNormPipeline = (inPlace: boolean): PipelineKey => ['rmsnorm', { constants: { IN_PLACE: inPlace } }];
+
 export function recordRmsNorm(rec: Recorder, ctx: GpuContext, args: RmsNormArgs): void {
-  const inPlace = args.out === undefined;
+  // One workgroup per row: the workgroup size never enters the dispatch.
   rec.dispatch(
-    ctx.pipeline('rmsnorm', { constants: { IN_PLACE: inPlace } }),
-    [args.cols, f32(args.eps), args.inRowOffset ?? 0, args.rows],
+    ctx.pipeline(...rmsNormPipeline(args.out === undefined)),
+    RMSNORM_PARAMS.encode({ cols: args.cols, eps: args.eps, inRowOffset: args.inRowOffset ?? 0, rows: args.rows }),
     [args.x, args.weight, args.out ?? ctx.scratchPlaceholder],
     grid(args.rows, ctx.caps.maxComputeWorkgroupsPerDimension),
   );

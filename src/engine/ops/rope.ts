@@ -1,18 +1,25 @@
 // Rotary embedding in place on (M, nHeads, headDim) at positions posStart…, normal or NeoX pairs.
 
 import type { RopeStyle } from '../config';
-import type { GpuContext } from '../gpu';
+import type { GpuContext, PipelineKey } from '../gpu';
 import { grid, type Recorder } from '../recorder';
+import { defineUniform } from '../uniforms';
+
+/** Threads per workgroup (the shader's override WG), one rotated pair each. */
+const WORKGROUP = 64;
+
+/** `Params` of shaders/rope.wgsl. */
+export const ROPE_PARAMS = defineUniform({ M: 'u32', nHeads: 'u32', headDim: 'u32', posStart: 'u32' });
 
 /**
- * (positions, headDim/2, 2) table of cos θ, sin θ with θ = pos · base^(-2i/d) / factor[i],
+ * (positions, headDim/2, 2) table of cos θ, sin θ with θ = pos · freqScale · base^(-2i/d) / factor[i],
  * computed in float64 and rounded once to f32.
  */
-export function ropeTable(positions: number, headDim: number, base: number, factors?: Float32Array): Float32Array {
+export function ropeTable(positions: number, headDim: number, base: number, factors?: Float32Array, freqScale = 1): Float32Array {
   const half = headDim / 2;
   const table = new Float32Array(positions * half * 2);
   for (let i = 0; i < half; i++) {
-    const invFreq = base ** (-(2 * i) / headDim) / (factors ? factors[i] : 1);
+    const invFreq = (freqScale * base ** (-(2 * i) / headDim)) / (factors ? factors[i] : 1);
     for (let pos = 0; pos < positions; pos++) {
       table[(pos * half + i) * 2] = Math.cos(pos * invFreq);
       table[(pos * half + i) * 2 + 1] = Math.sin(pos * invFreq);
@@ -21,12 +28,18 @@ export function ropeTable(positions: number, headDim: number, base: number, fact
   return table;
 }
 
+export const ropePipeline = (style: RopeStyle): PipelineKey => ['rope', { constants: { NEOX: style === 'neox', WG: WORKGROUP } }];
+
 export function recordRope(
   rec: Recorder,
   ctx: GpuContext,
   args: { x: GPUBuffer; table: GPUBuffer; M: number; nHeads: number; headDim: number; posStart: number; style: RopeStyle },
 ): void {
-  const pipeline = ctx.pipeline('rope', { constants: { NEOX: args.style === 'neox' } });
   const threads = args.M * args.nHeads * (args.headDim / 2);
-  rec.dispatch(pipeline, [args.M, args.nHeads, args.headDim, args.posStart], [args.x, args.table], grid(Math.ceil(threads / 64), ctx.caps.maxComputeWorkgroupsPerDimension));
+  rec.dispatch(
+    ctx.pipeline(...ropePipeline(args.style)),
+    ROPE_PARAMS.encode(args),
+    [args.x, args.table],
+    grid(Math.ceil(threads / WORKGROUP), ctx.caps.maxComputeWorkgroupsPerDimension),
+  );
 }
