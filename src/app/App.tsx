@@ -8,6 +8,7 @@ import { requestText, targetText } from '../attacks/scenarios';
 import { getState, setState, useApp } from '../store';
 import { setLanguage, type UiLanguage } from '../i18n';
 import { exportTrace, importTraceFile, loadModelChoice, loadScenarioFiles, probeWebGPU, runScenario } from './actions';
+import { checkThisComputer } from './selftest-actions';
 import { ErrorMessage } from './ErrorMessage';
 import { FileButton } from './FileButton';
 import { withLocalLabels } from './labels';
@@ -35,9 +36,13 @@ async function followUrl(): Promise<string[]> {
   if (params.attack) setState({ attack: params.attack });
   if (params.steps) setState({ steps: params.steps });
   if (params.tokens) setState({ maxNewTokens: params.tokens });
-  if (!params.model) return [...params.problems];
+  if (!params.model) {
+    if (params.selftest && (await probeWebGPU())) await checkThisComputer();
+    return [...params.problems];
+  }
   if (!(await probeWebGPU())) return [...params.problems];
   const loaded = await loadModelChoice({ model: params.model, tokenizer: params.tokenizer, hub: params.hub });
+  if (params.selftest) await checkThisComputer();
   if (loaded && params.run) {
     await runScenario();
     if (params.present && getState().trace) startPresenting();
@@ -78,6 +83,7 @@ export function App() {
   const webgpu = useApp((s) => s.webgpu);
   const webgpuReason = useApp((s) => s.webgpuReason);
   const traceError = useApp((s) => s.traceError);
+  const traceReading = useApp((s) => s.traceReading);
   const summary = useApp((s) => s.summary);
   const [problems, setProblems] = useState<string[]>([]);
   const [copied, setCopied] = useState(false);
@@ -89,7 +95,7 @@ export function App() {
     started = true;
     void followUrl().then(setProblems);
     // Without a model in the URL, still find out whether WebGPU works, to say so up front.
-    if (!params.current.model) void probeWebGPU();
+    if (!params.current.model && !params.current.selftest) void probeWebGPU();
   }, []);
 
   // Keyboard: space plays, arrows step, P presents (outside text fields).
@@ -174,6 +180,11 @@ export function App() {
               {p}
             </p>
           ))}
+          {traceReading && (
+            <p className="muted" role="status" data-testid="trace-reading">
+              {t('shell.readingTrace', { name: traceReading })}
+            </p>
+          )}
           {traceError && <ErrorMessage error={traceError} testId="trace-error" />}
           {shown ? (
             <Stage trace={shown} />

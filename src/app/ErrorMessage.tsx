@@ -8,6 +8,8 @@ import type { UiError } from '../store';
 const KNOWN = new Set([
   'NotGgufError',
   'TruncatedGgufError',
+  'CorruptGgufError',
+  'NonFiniteOutputError',
   'UnsupportedArchitectureError',
   'UnsupportedWeightTypeError',
   'DeviceLimitError',
@@ -20,6 +22,8 @@ const KNOWN = new Set([
   'TokenizerMismatchError',
   'PromptLayoutError',
   'TraceFormatError',
+  'ScenarioFormatError',
+  'FileReadError',
   'AttackInputError',
   'DefenseConfigError',
   'ChoiceError',

@@ -8,8 +8,9 @@ import { formatBytes } from '../util/format';
 import { clearCache, listCached, storageEstimate, type CacheEntry, type StorageEstimate } from '../download';
 import { useApp } from '../store';
 import { ErrorMessage } from './ErrorMessage';
+import { SelfTestPanel } from './SelfTestPanel';
 import { FileButton } from './FileButton';
-import { cancelLoad, loadLocalFile, loadModelChoice } from './actions';
+import { cancelLoad, loadLocalFile, loadModelChoice, recoverFromDeviceLoss } from './actions';
 
 function formatDuration(seconds: number | undefined, t: (key: 'model.secondsLeft' | 'model.minutesLeft', options: { n: number }) => string): string {
   if (seconds === undefined || !Number.isFinite(seconds)) return '';
@@ -24,6 +25,7 @@ export function ModelPanel({ hub }: { hub?: string }) {
   const error = useApp((s) => s.modelError);
   const label = useApp((s) => s.loadingLabel);
   const webgpu = useApp((s) => s.webgpu);
+  const persisted = useApp((s) => s.storagePersisted);
   const [choice, setChoice] = useState(CATALOGUE[0].id);
   const [url, setUrl] = useState('');
   const [tokenizer, setTokenizer] = useState('');
@@ -113,6 +115,11 @@ export function ModelPanel({ hub }: { hub?: string }) {
         </div>
       )}
       {status === 'error' && error && <ErrorMessage error={error} testId="model-error" />}
+      {status === 'error' && error?.name === 'DeviceLostError' && (
+        <button type="button" className="primary" data-testid="recover" onClick={() => void recoverFromDeviceLoss()}>
+          {t('model.recover')}
+        </button>
+      )}
       {status === 'ready' && summary && (
         <p className="model-summary" data-testid="model-summary">
           <strong>{summary.id}</strong>
@@ -127,9 +134,15 @@ export function ModelPanel({ hub }: { hub?: string }) {
           <span className="muted">{summary.cached ? t('model.fromCache') : summary.note ?? ''}</span>
         </p>
       )}
+      <SelfTestPanel />
       {storage && (
         <p className="muted storage" data-testid="storage">
           {t('model.storage', { ours: formatBytes(storage.ours), count: cached.filter((c) => c.complete).length })}{' '}
+          {persisted !== undefined && storage.ours > 0 && (
+            <>
+              {t(persisted ? 'model.persisted' : 'model.notPersisted')}{' '}
+            </>
+          )}
           {storage.ours > 0 && (
             <button
               type="button"

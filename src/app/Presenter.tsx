@@ -9,6 +9,7 @@ import { useShallow } from 'zustand/react/shallow';
 import { getState, setState, useApp } from '../store';
 import { ResponsePanel, SlippingTimeline, TokenStrip } from '../ui/panels';
 import { modelMean } from '../analysis/mass';
+import { SelfTestMark } from './SelfTestPanel';
 import { currentRun, tokenDecoder } from './Stage';
 import { storyFacts, storySlides } from './story';
 
@@ -236,6 +237,7 @@ export function Presenter({ trace }: { trace: Trace }) {
           {t('presenter.slide', { slide: slide + 1, total: slides.length })}
         </span>
         <span className="muted">{t('presenter.keys')}</span>
+        <SelfTestMark />
         <button type="button" onClick={stopPresenting}>
           {t('presenter.exit')}
         </button>

@@ -1,28 +1,23 @@
 // What the UI asks for: probe WebGPU, load a model, run a scenario, re-run the defense, import
 // and export traces. Talks to the engine worker and writes the store.
 
-import { CATALOGUE, DEFAULT_HUB, findModel, modelUrl } from '../../models/catalogue';
-import { parseRequests } from '../attacks/requests';
+import { CATALOGUE, DEFAULT_HUB, findModel, largestFitting, modelUrl, roughGpuBytes } from '../../models/catalogue';
+import { requestPersistence } from '../download';
+import type { EvalRequest } from '../attacks/requests';
 import { parseIcaDemosFile, parseRequestsFile, parseTemplatesFile, type IcaDemosFile, type RequestsFile, type TemplatesFile } from '../attacks/scenarios';
 import { buildScenario } from '../lab/build';
 import type { DefenseSpec, Scenario } from '../lab/scenario';
-import { parseTrace, serializeTrace, type Trace } from '../lab/trace';
-import { getState, setState, showTrace, type ScenarioSlice } from '../store';
-import { errorFacts } from '../util/format';
-import { EngineClient, isCancel, type Call } from '../worker/client';
+import { serializeTrace, type Trace } from '../lab/trace';
+import { getState, setState, showTrace, type ScenarioSlice, type UiError } from '../store';
+import { errorFacts, formatBytes } from '../util/format';
+import { isCancel, type Call } from '../worker/client';
+import { engine, workError } from './engine';
+import { rememberedSelfTest } from './selftest-actions';
+import { parseInWorker, type ParseCall } from '../worker/parse-client';
 import type { ModelSource, TokenizerSource } from '../worker/protocol';
 
-let client: EngineClient | undefined;
 let loadCall: Call<unknown> | undefined;
 let runCall: Call<Trace> | undefined;
-
-function engine(): EngineClient {
-  if (!client) {
-    client = new EngineClient();
-    client.onDeviceLost((message) => setState({ status: 'error', modelError: { name: 'DeviceLostError', message }, summary: undefined, running: false, rerunning: false }));
-  }
-  return client;
-}
 
 /** Asks the worker for a WebGPU adapter; without `navigator.gpu` there is no need to start it. */
 export async function probeWebGPU(): Promise<boolean> {
@@ -33,6 +28,8 @@ export async function probeWebGPU(): Promise<boolean> {
   try {
     const { adapter, reason } = await engine().probe();
     setState(adapter ? { webgpu: 'available', adapter } : { webgpu: 'missing', webgpuReason: reason ?? 'no-adapter' });
+    const remembered = adapter && rememberedSelfTest(adapter.description);
+    if (remembered && getState().selfTest?.status !== 'running') setState({ selfTest: { status: 'done', result: remembered } });
     return adapter !== null;
   } catch (error) {
     setState({ webgpu: 'missing', webgpuReason: errorFacts(error).message });
@@ -87,12 +84,37 @@ function cancelTraceWork(): void {
   setState({ rerunning: false, mapPending: false });
 }
 
+/**
+ * The GPU memory this page may plan to use: half the device memory the browser reports
+ * (`navigator.deviceMemory`, GiB; integrated GPUs and SwiftShader share it with everything else),
+ * or undefined where the browser does not say.
+ */
+function memoryBudget(): number | undefined {
+  const gib = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
+  return gib && Number.isFinite(gib) && gib > 0 ? (gib * 2 ** 30) / 2 : undefined;
+}
+
+/** The sentence for a model over the memory budget, naming a catalogue model that fits. */
+function tooBigError(label: string, needs: number, budget: number): UiError {
+  const smaller = largestFitting(budget);
+  return {
+    name: 'DeviceLimitError',
+    message:
+      `${label} needs about ${formatBytes(needs)} of GPU memory, more than this device can spare (about ${formatBytes(budget)}); ` +
+      (smaller ? `pick a smaller model such as ${smaller.name} ${smaller.quant} (${formatBytes(smaller.sizeBytes)}).` : 'no catalogue model fits it, so use a computer with more memory.'),
+  };
+}
+
+/** What was loaded last, so a lost GPU device can be recovered from with one button. */
+let lastLoad: { model: ModelSource; tokenizer: TokenizerSource; label: string } | undefined;
+
 async function loadWith(model: ModelSource, tokenizer: TokenizerSource, label: string): Promise<boolean> {
   loadCall?.cancel();
   // A new model: a run, re-run or map of the old one must not land on the screen afterwards.
   cancelTraceWork();
+  lastLoad = { model, tokenizer, label };
   setState({ status: 'loading', loadingLabel: label, loadProgress: undefined, modelError: undefined, summary: undefined });
-  const call = engine().load(model, tokenizer, (progress) => setState({ loadProgress: progress }));
+  const call = engine().load(model, tokenizer, (progress) => setState({ loadProgress: progress }), memoryBudget());
   loadCall = call;
   try {
     const summary = await call.result;
@@ -107,6 +129,8 @@ async function loadWith(model: ModelSource, tokenizer: TokenizerSource, label: s
       loadProgress: undefined,
       sharpen: fits ? sharpen : { ...sharpen, layers: [Math.floor(layers / 2), layers - 1] },
     });
+    // Ask the browser not to evict the saved model before the meeting; say whether it agreed.
+    if (model.kind === 'url') void requestPersistence().then((storagePersisted) => setState({ storagePersisted }), () => undefined);
     return true;
   } catch (error) {
     if (loadCall !== call) return false;
@@ -123,7 +147,27 @@ export async function loadModelChoice(choice: ModelChoice): Promise<boolean> {
     setState({ status: 'error', modelError: { name: 'ChoiceError', message: resolved.error } });
     return false;
   }
+  // A catalogue model's size is known: refuse one too big for this device before downloading it.
+  const entry = findModel(choice.model);
+  const budget = memoryBudget();
+  if (entry && budget !== undefined && roughGpuBytes(entry) > budget) {
+    setState({ status: 'error', modelError: tooBigError(resolved.label, roughGpuBytes(entry), budget) });
+    return false;
+  }
   return loadWith(resolved.model, resolved.tokenizer, resolved.label);
+}
+
+/**
+ * After the GPU device was lost: a new device (the worker makes one on the next load), the same
+ * model again from the browser's cache, and the scenario on screen run again.
+ */
+export async function recoverFromDeviceLoss(): Promise<void> {
+  if (!lastLoad) return;
+  const { trace, traceSource } = getState();
+  const rerun = trace !== undefined && traceSource === 'live';
+  if (await loadWith(lastLoad.model, lastLoad.tokenizer, lastLoad.label)) {
+    if (rerun) await runScenario();
+  }
 }
 
 export function loadLocalFile(file: File, tokenizer: TokenizerSource): Promise<boolean> {
@@ -232,7 +276,7 @@ export async function runScenario(): Promise<void> {
     // The slider moved during the run: bring the defended runs up to date.
     if (JSON.stringify(defenseOf(getState())) !== JSON.stringify(scenario.defense)) scheduleDefenseRerun(0);
   } catch (error) {
-    if (runCall === call) setState({ running: false, labProgress: undefined, runError: isCancel(error) ? undefined : errorFacts(error) });
+    if (runCall === call) setState({ running: false, labProgress: undefined, runError: workError(error) });
   } finally {
     if (runCall === call) runCall = undefined;
   }
@@ -268,7 +312,7 @@ export function scheduleDefenseRerun(delayMs = 350): void {
       setState({ trace: updated, rerunning: false, labProgress: undefined, showDefended: getState().showDefended && updated.steps[0]?.defended !== undefined });
     } catch (error) {
       if (rerunCall !== call) return;
-      setState({ rerunning: false, labProgress: undefined, runError: isCancel(error) ? undefined : errorFacts(error) });
+      setState({ rerunning: false, labProgress: undefined, runError: workError(error) });
     }
   }, delayMs);
 }
@@ -299,32 +343,54 @@ export async function requestMap(stepIndex: number, defended: boolean, layer: nu
     const steps = current.steps.map((s, i) => (i !== stepIndex ? s : defended && s.defended ? { ...s, defended: { ...s.defended, map } } : { ...s, map }));
     setState({ trace: { ...current, steps }, mapPending: false });
   } catch (error) {
-    if (mapCall === call) setState({ mapPending: false, runError: isCancel(error) ? undefined : errorFacts(error) });
+    if (mapCall === call) setState({ mapPending: false, runError: workError(error) });
   }
 }
 
+// Files are parsed in a worker of their own (parse-client.ts), so a large or hostile file never
+// stalls the page; a file chosen while the last one is still parsing stops that parse.
+let requestsRead: ParseCall<EvalRequest[]> | undefined;
+let traceRead: ParseCall<Trace> | undefined;
+
 /** Adds the requests of a CSV (a `goal` column) or requests.json to the picker, and picks the first. */
 export async function loadRequestsFile(file: File): Promise<void> {
+  requestsRead?.cancel();
+  const read = parseInWorker({ kind: 'requests', file, fileName: file.name, language: getState().language });
+  requestsRead = read;
   try {
-    const requests = parseRequests(await file.text(), file.name, getState().language);
+    const requests = await read.result;
+    if (requestsRead !== read) return;
     const first = requests[0];
     setState({ userRequests: requests, requestId: `user:${first.id}`, requestText: first.goal, target: first.target, runError: undefined });
   } catch (error) {
-    setState({ runError: errorFacts(error) });
+    if (requestsRead === read) setState({ runError: errorFacts(error) });
+  } finally {
+    if (requestsRead === read) requestsRead = undefined;
   }
 }
 
 // ---- traces --------------------------------------------------------------------------------
 
+/** Replays a trace file; a file that is not a readable trace leaves the trace on screen as it was. */
 export async function importTraceFile(file: File): Promise<boolean> {
+  traceRead?.cancel();
+  const read = parseInWorker({ kind: 'trace', file });
+  traceRead = read;
+  setState({ traceReading: file.name, traceError: undefined });
   try {
-    const trace = parseTrace(await file.text());
+    const trace = await read.result;
+    if (traceRead !== read) return false;
     cancelTraceWork();
     showTrace(trace, 'imported');
     return true;
   } catch (error) {
-    setState({ traceError: errorFacts(error) });
+    if (traceRead === read) setState({ traceError: errorFacts(error) });
     return false;
+  } finally {
+    if (traceRead === read) {
+      traceRead = undefined;
+      setState({ traceReading: undefined });
+    }
   }
 }
 

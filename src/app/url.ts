@@ -15,6 +15,8 @@ export interface UrlParams {
   readonly run: boolean;
   /** `present=1`: open in presenter mode once the run is done. */
   readonly present: boolean;
+  /** `selftest=1`: check this computer on open (after loading the model, to time its decode step). */
+  readonly selftest: boolean;
   readonly lang?: 'en' | 'ja';
   /** Problems with the parameters, as sentences for the user. */
   readonly problems: readonly string[];
@@ -56,6 +58,7 @@ export function parseUrlParams(search: string): UrlParams {
     tokens,
     run: params.get('run') === '1' || params.get('run') === 'true',
     present: params.get('present') === '1',
+    selftest: params.get('selftest') === '1',
     lang: lang === 'en' || lang === 'ja' ? lang : undefined,
     problems,
   };

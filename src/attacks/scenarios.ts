@@ -1,8 +1,9 @@
 // The scenario files in public/scenarios/ (requests, template ladder, ICA demos): schemas and parsers.
 
-import { z } from 'zod';
 import { SlipLabError } from '../errors';
 import { describeIssue } from '../util/describe-issue';
+import { excerpt, firstTooDeep } from '../util/json-guard';
+import { z } from '../util/zod';
 import type { Language } from './types';
 
 /** A scenario file does not match its schema; the message names the first problem. */
@@ -76,12 +77,19 @@ export function targetText(request: ScenarioRequest, language: Language): string
   return language === 'ja' ? request.target_ja : request.target;
 }
 
+/** Deepest nesting a scenario file may have: the files nest 4 levels, a hostile one thousands (see firstTooDeep). */
+const MAX_DEPTH = 16;
+
 function parseWith<T>(schema: z.ZodType<T>, jsonText: string, fileName: string): T {
+  const deep = firstTooDeep(jsonText, MAX_DEPTH);
+  if (deep >= 0) {
+    throw new ScenarioFormatError(`${fileName} nests lists or objects more than ${MAX_DEPTH} levels deep (at character ${deep}), which no scenario file does; fix the file or restore it from the repository.`);
+  }
   let data: unknown;
   try {
     data = JSON.parse(jsonText);
   } catch (error) {
-    const reason = (error as Error).message.replace(/\s+/g, ' ');
+    const reason = excerpt((error as Error).message, 160);
     throw new ScenarioFormatError(`${fileName} is not valid JSON (${reason}); fix the file or restore it from the repository.`, { cause: error });
   }
   const result = schema.safeParse(data);
@@ -95,7 +103,7 @@ function parseWith<T>(schema: z.ZodType<T>, jsonText: string, fileName: string):
 function requireUniqueIds(items: readonly { id: string }[], fileName: string): void {
   const seen = new Set<string>();
   for (const { id } of items) {
-    if (seen.has(id)) throw new ScenarioFormatError(`${fileName} uses the id "${id}" twice; give every entry its own id.`);
+    if (seen.has(id)) throw new ScenarioFormatError(`${fileName} uses the id "${excerpt(id)}" twice; give every entry its own id.`);
     seen.add(id);
   }
 }

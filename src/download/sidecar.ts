@@ -1,7 +1,7 @@
 // The JSON sidecar stored next to each cached file: where it came from, how big it is, the
 // validators that tell whether the server's copy changed, and whether the bytes are complete.
 
-import { z } from 'zod';
+import { z } from '../util/zod';
 
 export const SIDECAR_VERSION = 1;
 

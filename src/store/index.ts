@@ -5,6 +5,7 @@
 import { create } from 'zustand';
 import type { EvalRequest } from '../attacks/requests';
 import type { AttackKind } from '../lab/kinds';
+import type { SelfTestResult } from '../selftest/selftest';
 import type { ErrorFacts } from '../util/format';
 import type { LabProgress } from '../lab/runner';
 import type { Trace } from '../lab/trace';
@@ -25,6 +26,10 @@ export interface ModelSlice {
   loadProgress?: LoadProgressEvent;
   summary?: ModelSummary;
   modelError?: UiError;
+  /** The last "Check this computer" result on this adapter and app version (remembered), or one running. */
+  selfTest?: { readonly status: 'running' } | { readonly status: 'done'; readonly result: SelfTestResult };
+  /** Whether the browser agreed to keep saved models (navigator.storage.persist()); unknown until asked. */
+  storagePersisted?: boolean;
 }
 
 export interface ScenarioSlice {
@@ -60,6 +65,8 @@ export interface TraceSlice {
   labProgress?: LabProgress;
   runError?: UiError;
   traceError?: UiError;
+  /** Name of a trace file being read (in a worker; a large one takes seconds). */
+  traceReading?: string;
 }
 
 export interface ViewSlice {

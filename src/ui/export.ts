@@ -8,7 +8,9 @@ const XLINK_NS = 'http://www.w3.org/1999/xlink';
 
 /**
  * The presentation properties our charts set through CSS (classes and custom properties). Their
- * computed values are copied onto each element of the clone: an exported file has no stylesheet.
+ * computed values are copied onto each element of the clone as SVG presentation attributes: an
+ * exported file has no stylesheet, and a `style` attribute written by script is inline style,
+ * which the app's Content Security Policy (style-src 'self') refuses.
  */
 const inlinedProperties = [
   'fill',
@@ -58,16 +60,21 @@ function inlineStyles(source: Element, target: Element): void {
     target.remove();
     return;
   }
-  const declarations = inlinedProperties
-    .map((name) => [name, computed.getPropertyValue(name)] as const)
-    .filter(([, value]) => value !== '' && value !== 'normal' && value !== 'auto')
-    .map(([name, value]) => `${name}:${value}`);
-  target.setAttribute('style', declarations.join(';'));
+  for (const name of inlinedProperties) {
+    const value = computed.getPropertyValue(name);
+    if (value !== '' && value !== 'normal' && value !== 'auto') target.setAttribute(name, value);
+  }
+  // The computed values already include any inline style React set; the attribute would override them.
+  target.removeAttribute('style');
   target.removeAttribute('class');
   target.removeAttribute('tabindex');
   const sourceChildren = Array.from(source.children);
   const targetChildren = Array.from(target.children);
   sourceChildren.forEach((child, i) => inlineStyles(child, targetChildren[i]));
+}
+
+function setAttributes(element: Element, attributes: Record<string, string>): void {
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
 }
 
 /** A standalone SVG document: xmlns, explicit size, inlined styles, a background rectangle. */
@@ -101,14 +108,14 @@ export function serializeSvg(svg: SVGSVGElement, options: SvgExportOptions = {})
     const heading1 = document.createElementNS(SVG_NS, 'text');
     heading1.setAttribute('x', String(x + 12 * unitsPerPixel));
     heading1.setAttribute('y', String(y + 26 * unitsPerPixel));
-    heading1.setAttribute('style', `fill:${ink};font-family:${style.fontFamily};font-size:${18 * unitsPerPixel}px;font-weight:700`);
+    setAttributes(heading1, { fill: ink, 'font-family': style.fontFamily, 'font-size': `${18 * unitsPerPixel}px`, 'font-weight': '700' });
     heading1.textContent = options.title;
     clone.insertBefore(heading1, clone.firstChild);
     if (options.subtitle) {
       const heading2 = document.createElementNS(SVG_NS, 'text');
       heading2.setAttribute('x', String(x + 12 * unitsPerPixel));
       heading2.setAttribute('y', String(y + 46 * unitsPerPixel));
-      heading2.setAttribute('style', `fill:${muted};font-family:${style.fontFamily};font-size:${13 * unitsPerPixel}px`);
+      setAttributes(heading2, { fill: muted, 'font-family': style.fontFamily, 'font-size': `${13 * unitsPerPixel}px` });
       heading2.textContent = options.subtitle;
       clone.insertBefore(heading2, heading1.nextSibling);
     }

@@ -58,6 +58,7 @@ export function describeIssue(issue: Issue, input: unknown, root?: string): stri
       return `${where} must be ${issue.inclusive ? 'at least' : 'greater than'} ${issue.minimum}`;
     case 'too_big':
       if (issue.origin === 'array') return `${where} must have at most ${issue.maximum} items`;
+      if (issue.origin === 'string') return `${where} must have at most ${issue.maximum} characters`;
       return `${where} must be ${issue.inclusive ? 'at most' : 'less than'} ${issue.maximum}`;
     case 'custom':
       return `${where} ${issue.message}`;

@@ -3,6 +3,7 @@
 
 import type { LabProgress } from '../lab/runner';
 import type { Trace, TraceRun, TraceStep } from '../lab/trace';
+import type { SelfTestResult } from '../selftest/selftest';
 import type {
   AdapterInfo,
   DefenseSpec,
@@ -92,6 +93,10 @@ export class EngineClient {
         this.pending.delete(response.id);
         pending.resolve(response.map);
         return;
+      case 'self-test-done':
+        this.pending.delete(response.id);
+        pending.resolve(response.result);
+        return;
       default:
         pending.onEvent?.(response);
     }
@@ -115,8 +120,8 @@ export class EngineClient {
     return { adapter: response.adapter, reason: response.reason };
   }
 
-  load(model: ModelSource, tokenizer: TokenizerSource, onProgress: (progress: LoadProgressEvent) => void): Call<ModelSummary> {
-    return this.call<ModelSummary>({ type: 'load', model, tokenizer }, (r) => r.type === 'load-progress' && onProgress(r.progress));
+  load(model: ModelSource, tokenizer: TokenizerSource, onProgress: (progress: LoadProgressEvent) => void, memoryBudget?: number): Call<ModelSummary> {
+    return this.call<ModelSummary>({ type: 'load', model, tokenizer, ...(memoryBudget !== undefined ? { memoryBudget } : {}) }, (r) => r.type === 'load-progress' && onProgress(r.progress));
   }
 
   run(
@@ -135,6 +140,10 @@ export class EngineClient {
 
   map(tokens: readonly number[], layer: number, head: number, defense: DefenseSpec): Call<NonNullable<TraceRun['map']>> {
     return this.call({ type: 'map', tokens, layer, head, defense });
+  }
+
+  selfTest(): Call<SelfTestResult> {
+    return this.call({ type: 'self-test' });
   }
 
   terminate(): void {

@@ -4,7 +4,14 @@
 
 /// <reference lib="webworker" />
 
+import { largestFitting } from '../../models/catalogue';
 import { openModelSource } from '../download';
+import { configFromGguf } from '../engine/config';
+import { estimateGpuMemory } from '../engine/memory';
+import { DeviceLimitError } from '../errors';
+import { openGguf } from '../gguf/reader';
+import { runSelfTest } from '../selftest/selftest';
+import { formatBytes } from '../util/format';
 import { loadModel } from '../engine/model';
 import { GpuContext } from '../engine/gpu';
 import { browserPlatform } from '../engine/platform-browser';
@@ -52,7 +59,20 @@ async function tokenizerFor(source: TokenizerSource): Promise<ChatTokenizer> {
   return tokenizerFromJson(JSON.parse(source.tokenizerJson), JSON.parse(source.tokenizerConfig), source.name);
 }
 
-async function load(id: number, model: ModelSource, tokenizerSource: TokenizerSource, signal: AbortSignal) {
+/** Refuses a model whose estimated GPU memory is over the page's budget, naming a catalogue model that fits. */
+async function checkMemory(source: ByteSource, label: string, budget: number | undefined): Promise<void> {
+  if (budget === undefined) return;
+  const file = await openGguf(source);
+  const estimate = estimateGpuMemory(file, configFromGguf(file));
+  if (estimate.total <= budget) return;
+  const smaller = largestFitting(budget);
+  throw new DeviceLimitError(
+    `${label} needs about ${formatBytes(estimate.total)} of GPU memory, more than this device can spare (about ${formatBytes(budget)}); ` +
+      (smaller ? `pick a smaller model such as ${smaller.name} ${smaller.quant} (${formatBytes(smaller.sizeBytes)}).` : 'no catalogue model fits it, so use a computer with more memory.'),
+  );
+}
+
+async function load(id: number, model: ModelSource, tokenizerSource: TokenizerSource, signal: AbortSignal, memoryBudget?: number) {
   const ctx = await gpu();
   lab?.model.dispose();
   lab = undefined;
@@ -76,6 +96,7 @@ async function load(id: number, model: ModelSource, tokenizerSource: TokenizerSo
     cached = opened.cached && !opened.downloaded;
     note = opened.note;
   }
+  await checkMemory(source, model.kind === 'url' ? (model.name ?? model.id) : model.file.name, memoryBudget);
   post({ type: 'load-progress', id, progress: { phase: 'tokenizer', bytesDone: 0, bytesTotal: 1 } });
   const tokenizer = await tokenizerFor(tokenizerSource);
   if (signal.aborted) throw new DOMException('Cancelled.', 'AbortError');
@@ -137,7 +158,7 @@ async function handle(request: Exclude<Request, { type: 'cancel' }>, signal: Abo
       return;
     }
     case 'load':
-      return load(request.id, request.model, request.tokenizer, signal);
+      return load(request.id, request.model, request.tokenizer, signal, request.memoryBudget);
     case 'run': {
       const trace = await runScenario(requireLab(), request.scenario, {
         signal,
@@ -153,6 +174,11 @@ async function handle(request: Exclude<Request, { type: 'cancel' }>, signal: Abo
         onProgress: (progress) => post({ type: 'lab-progress', id: request.id, progress }),
       });
       post({ type: 'done', id: request.id, trace });
+      return;
+    }
+    case 'self-test': {
+      const result = await runSelfTest(await gpu(), lab ? { model: lab.model, name: lab.modelInfo.id } : undefined);
+      post({ type: 'self-test-done', id: request.id, result });
       return;
     }
     case 'map': {

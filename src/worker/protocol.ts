@@ -4,6 +4,7 @@
 import type { LabProgress } from '../lab/runner';
 import type { AttackSpec, DefenseSpec, Scenario } from '../lab/scenario';
 import type { Trace, TraceRun, TraceStep } from '../lab/trace';
+import type { SelfTestResult } from '../selftest/selftest';
 
 /** Where the model comes from: a URL (downloaded once into the browser cache) or a local file. */
 export type ModelSource =
@@ -40,11 +41,14 @@ export interface AdapterInfo {
 
 export type Request =
   | { readonly type: 'probe'; readonly id: number }
-  | { readonly type: 'load'; readonly id: number; readonly model: ModelSource; readonly tokenizer: TokenizerSource }
+  /** `memoryBudget`: GPU bytes the page may plan to use (from navigator.deviceMemory), checked before the upload. */
+  | { readonly type: 'load'; readonly id: number; readonly model: ModelSource; readonly tokenizer: TokenizerSource; readonly memoryBudget?: number }
   | { readonly type: 'run'; readonly id: number; readonly scenario: Scenario }
   | { readonly type: 'rerun-defense'; readonly id: number; readonly trace: Trace; readonly defense: DefenseSpec }
   /** One head's full map for a step's prompt (the trace records one head per step). */
   | { readonly type: 'map'; readonly id: number; readonly tokens: readonly number[]; readonly layer: number; readonly head: number; readonly defense: DefenseSpec }
+  /** "Check this computer": tiny random models against the float64 reference, and the loaded model's decode time. */
+  | { readonly type: 'self-test'; readonly id: number }
   | { readonly type: 'cancel'; readonly id: number; readonly target: number };
 
 export type LoadPhase = 'download' | 'upload' | 'tokenizer' | 'compile';
@@ -72,6 +76,7 @@ export type Response =
   | { readonly type: 'step'; readonly id: number; readonly step: TraceStep; readonly trace: Omit<Trace, 'steps'> }
   | { readonly type: 'done'; readonly id: number; readonly trace: Trace }
   | { readonly type: 'map-done'; readonly id: number; readonly map: NonNullable<TraceRun['map']> }
+  | { readonly type: 'self-test-done'; readonly id: number; readonly result: SelfTestResult }
   | { readonly type: 'error'; readonly id: number; readonly error: WireError }
   /** The GPU device was lost (driver reset, too much memory): the model must be loaded again. */
   | { readonly type: 'device-lost'; readonly message: string };

@@ -2,7 +2,8 @@
 // qwen2 model with the real Qwen3 tokenizer from a local Hub mirror and runs a short attack. The
 // panels must show the engine's numbers, which must match the float64 reference forward pass;
 // the temperature slider re-runs the defense; presenter mode steps by keyboard; a saved trace
-// replays in a browser without WebGPU; a broken GGUF gives one sentence and the app goes on.
+// replays in a browser without WebGPU; a broken GGUF gives one sentence and the app goes on; and
+// no page breaks the built app's Content Security Policy.
 
 import { readFile } from 'node:fs/promises';
 import type { Browser, Page } from 'playwright-core';
@@ -13,6 +14,7 @@ import { parseTrace, type Trace, type TraceRun } from '../../src/lab/trace';
 import { loadReferenceModel, referenceForward, type ReferenceModel } from '../../src/reference/forward';
 import { collectPageErrors, launchChromium, screenshot } from './support/browser';
 import { TOKENIZER_REPO } from './support/context';
+import { cspViolations, recordCspViolations } from './support/csp';
 
 const { origin, appModelPath } = inject('e2e');
 const modelUrl = `${origin}/qwen-vocab.gguf`;
@@ -66,6 +68,7 @@ beforeAll(async () => {
   browser = await launchChromium({ webgpu: true });
   // A context of its own, so the offline test can open a second page in it (same storage, same service worker).
   const context = await browser.newContext({ viewport: { width: 1440, height: 1000 }, acceptDownloads: true });
+  await recordCspViolations(context);
   page = await context.newPage();
   errors = collectPageErrors(page);
   const source = await pathSource(appModelPath);
@@ -221,6 +224,7 @@ describe('the lab app', () => {
       expect(await offline.getByTestId('step-label').innerText()).toContain('Fiction framing');
       await screenshot(offline, 'app-offline');
       expect(offlineErrors).toEqual([]);
+      expect(await cspViolations(offline)).toEqual([]);
       await offline.close();
     } finally {
       await context.setOffline(false);
@@ -232,6 +236,7 @@ describe('the lab app', () => {
     try {
       const replay = await plain.newPage({ viewport: { width: 1440, height: 1000 } });
       const replayErrors = collectPageErrors(replay);
+      await recordCspViolations(replay);
       await replay.goto(`${origin}/?lang=ja`);
       await replay.getByTestId('no-webgpu').waitFor({ timeout: 60_000 });
       expect(await replay.getByTestId('no-webgpu').innerText()).toContain('WebGPU が使えません');
@@ -262,8 +267,14 @@ describe('the lab app', () => {
       expect(await replay.getByTestId('trace-error').innerText()).toMatch(/not an Attention Slip Lab trace/);
       expect(await replay.getByTestId('stage').count()).toBe(1);
       expect(replayErrors).toEqual([]);
+      expect(await cspViolations(replay)).toEqual([]);
     } finally {
       await plain.close();
     }
   }, 120_000);
+
+  it('broke no Content Security Policy rule in the whole scenario, and the service worker registered under it', async () => {
+    expect(await page.evaluate(() => navigator.serviceWorker.getRegistration().then((r) => r?.active?.scriptURL))).toBe(`${origin}/sw.js`);
+    expect(await cspViolations(page)).toEqual([]);
+  });
 });

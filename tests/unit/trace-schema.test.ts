@@ -122,7 +122,7 @@ describe('malformed trace files', () => {
     ['a string for a list', (t) => (t.steps[2].spans = 'request'), 'steps[2].spans must be a list'],
     ['an unknown span kind', (t) => (t.steps[0].spans[0].kind = 'prefix'), "steps[0].spans[0].kind must be 'sink', 'system', 'template', 'request', 'attack' or 'response'"],
     ['a wrong defended field', (t) => (t.steps[2].defended.verdict = 'yes'), "steps[2].defended.verdict must be 'refused' or 'complied'"],
-    ['an unknown attack', (t) => (t.settings.attack.kind = 'gcg'), "settings.attack.kind must be 'none', 'ica', 'ladder', 'suffix' or 'custom'"],
+    ['an unknown attack', (t) => (t.settings.attack.kind = 'gcg'), "settings.attack.kind must be 'ladder', 'ica', 'suffix', 'custom' or 'none'"],
     ['a span past the prompt', (t) => (t.steps[1].spans[1].end = 9), 'steps[1].spans[1].end must be at most the prompt length (5 tokens)'],
     ['a reversed span', (t) => (t.steps[1].spans[1].start = 6), 'steps[1].spans[1].end must not be smaller than start (6)'],
     ['a matrix with a missing layer', (t) => t.steps[0].requestMass.lastPrompt.pop(), 'steps[0].requestMass.lastPrompt must have 2 rows, one per layer (settings.model.nLayer)'],
