@@ -66,6 +66,8 @@ function normalized(trace: Trace): unknown {
   return JSON.parse(JSON.stringify(trace), (key, value) => {
     if (key === 'timings' || key === 'createdAt' || key === 'engine') return undefined;
     if (key === 'file' && typeof value === 'string') return '<model file>';
+    // Where the repository was cloned (the tokenizer directory's path is the tokenizer's id).
+    if (typeof value === 'string' && value.includes(ROOT)) return value.split(ROOT).join('<root>/');
     return value;
   });
 }
