@@ -2,6 +2,7 @@
 // tokenizer and chat template go with it, and what the engine needs to run it.
 
 import type { Architecture } from '../src/engine/config';
+import { formatBytes } from '../src/util/format';
 
 export type CatalogueQuant = 'Q4_K_M' | 'Q8_0';
 
@@ -124,4 +125,13 @@ export function roughGpuBytes(model: CatalogueModel): number {
 /** The largest catalogue model that fits `budgetBytes`, to suggest instead of one that does not. */
 export function largestFitting(budgetBytes: number): CatalogueModel | undefined {
   return [...CATALOGUE].sort((a, b) => b.sizeBytes - a.sizeBytes).find((m) => roughGpuBytes(m) <= budgetBytes);
+}
+
+/** The sentence for a model that needs `needs` GPU bytes on a device that can spare `budget`, naming a catalogue model that fits. */
+export function tooBigSentence(label: string, needs: number, budget: number): string {
+  const smaller = largestFitting(budget);
+  return (
+    `${label} needs about ${formatBytes(needs)} of GPU memory, more than this device can spare (about ${formatBytes(budget)}); ` +
+    (smaller ? `pick a smaller model such as ${smaller.name} ${smaller.quant} (${formatBytes(smaller.sizeBytes)}).` : 'no catalogue model fits it, so use a computer with more memory.')
+  );
 }

@@ -1,7 +1,7 @@
 // What the UI asks for: probe WebGPU, load a model, run a scenario, re-run the defense, import
 // and export traces. Talks to the engine worker and writes the store.
 
-import { CATALOGUE, DEFAULT_HUB, findModel, largestFitting, modelUrl, roughGpuBytes } from '../../models/catalogue';
+import { CATALOGUE, DEFAULT_HUB, findModel, modelUrl, roughGpuBytes, tooBigSentence } from '../../models/catalogue';
 import { requestPersistence } from '../download';
 import type { EvalRequest } from '../attacks/requests';
 import { parseIcaDemosFile, parseRequestsFile, parseTemplatesFile, type IcaDemosFile, type RequestsFile, type TemplatesFile } from '../attacks/scenarios';
@@ -9,7 +9,7 @@ import { buildScenario } from '../lab/build';
 import type { DefenseSpec, Scenario } from '../lab/scenario';
 import { serializeTrace, type Trace } from '../lab/trace';
 import { getState, setState, showTrace, type ScenarioSlice, type UiError } from '../store';
-import { errorFacts, formatBytes } from '../util/format';
+import { errorFacts } from '../util/format';
 import { isCancel, type Call } from '../worker/client';
 import { engine, workError } from './engine';
 import { rememberedSelfTest } from './selftest-actions';
@@ -96,13 +96,7 @@ function memoryBudget(): number | undefined {
 
 /** The sentence for a model over the memory budget, naming a catalogue model that fits. */
 function tooBigError(label: string, needs: number, budget: number): UiError {
-  const smaller = largestFitting(budget);
-  return {
-    name: 'DeviceLimitError',
-    message:
-      `${label} needs about ${formatBytes(needs)} of GPU memory, more than this device can spare (about ${formatBytes(budget)}); ` +
-      (smaller ? `pick a smaller model such as ${smaller.name} ${smaller.quant} (${formatBytes(smaller.sizeBytes)}).` : 'no catalogue model fits it, so use a computer with more memory.'),
-  };
+  return { name: 'DeviceLimitError', message: tooBigSentence(label, needs, budget) };
 }
 
 /** What was loaded last, so a lost GPU device can be recovered from with one button. */

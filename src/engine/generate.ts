@@ -1,5 +1,5 @@
 // LoadedModel on the GPU: prefill in chunks, greedy or sampled decode, and attention export
-// (rows of chosen queries, GPU-reduced span masses, one head's full map).
+// (rows of chosen queries, one head's full map).
 
 import type { GenerateOptions, GenerateResult, LoadedModel, LogprobsOptions, SamplingOptions } from './api';
 import type { ModelConfig } from './config';

@@ -5,7 +5,7 @@
 import type { AttackStep } from '../attacks/types';
 import { majorityVote, smoothStepCopies } from '../defenses/smoothllm';
 import { buildPrompt } from '../tokenizer/prompt';
-import { headMap, MAX_MAP_TOKENS, measureRun, type HeadRef } from './measure';
+import { checkSignal, headMap, MAX_MAP_TOKENS, measureRun, type HeadRef } from './measure';
 import { defenseTemperatures, type DefenseSpec, type Lab, type SmoothSettings } from './scenario';
 import type { TraceRun } from './trace';
 
@@ -64,7 +64,7 @@ async function smoothRun(lab: Lab, step: AttackStep, settings: SmoothSettings, o
   const copies = smoothStepCopies(step, { n, q, kind: perturbation, seed: options.seed });
   const runs: TraceRun[] = [];
   for (const [i, copy] of copies.entries()) {
-    if (options.signal?.aborted) throw new DOMException('The run was cancelled.', 'AbortError');
+    checkSignal(options.signal);
     options.onCopy?.(i + 1, copies.length);
     // No map per copy: only the copy SmoothLLM answers with gets one, below.
     runs.push(

@@ -25,6 +25,11 @@ const round6 = (value: number) => Math.round(value * 1e6) / 1e6;
 
 export type HeadRef = { readonly layer: number; readonly head: number };
 
+/** Throws the AbortError a cancelled run ends with. */
+export function checkSignal(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new DOMException('The run was cancelled.', 'AbortError');
+}
+
 export interface MeasureOptions {
   readonly maxNewTokens: number;
   /** Record this head's full map (prompts up to MAX_MAP_TOKENS). */

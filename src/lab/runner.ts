@@ -10,7 +10,7 @@ import { buildPrompt } from '../tokenizer/prompt';
 import { defenseFor, stepSeed, type Defense } from './defend';
 import { attackSteps } from './drivers';
 import { defenseRecord, traceHeader } from './header';
-import { headMap, MAX_MAP_TOKENS, measureRun, type HeadRef } from './measure';
+import { checkSignal, headMap, MAX_MAP_TOKENS, measureRun, type HeadRef } from './measure';
 import { checkHead, checkScenario, defenseTemperatures, type DefenseSpec, type Lab, type Scenario } from './scenario';
 import { traceSchema, type Trace, type TraceRun, type TraceStep } from './trace';
 
@@ -37,10 +37,6 @@ export interface RunOptions {
   readonly onProgress?: (progress: LabProgress) => void;
   /** Each finished step, in order, with the trace so far (valid as it stands). */
   readonly onStep?: (step: TraceStep, trace: Trace) => void;
-}
-
-function checkSignal(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new DOMException('The run was cancelled.', 'AbortError');
 }
 
 const recordedSegments = (attack: AttackStep) => attack.segments.map((s) => ({ kind: s.kind, text: s.text, ...(s.tokenIds ? { tokenIds: [...s.tokenIds] } : {}) }));

@@ -4,14 +4,13 @@
 
 /// <reference lib="webworker" />
 
-import { largestFitting } from '../../models/catalogue';
+import { tooBigSentence } from '../../models/catalogue';
 import { openModelSource } from '../download';
 import { configFromGguf } from '../engine/config';
 import { estimateGpuMemory } from '../engine/memory';
 import { DeviceLimitError } from '../errors';
 import { openGguf } from '../gguf/reader';
 import { runSelfTest } from '../selftest/selftest';
-import { formatBytes } from '../util/format';
 import { loadModel } from '../engine/model';
 import { GpuContext } from '../engine/gpu';
 import { browserPlatform } from '../engine/platform-browser';
@@ -65,11 +64,7 @@ async function checkMemory(source: ByteSource, label: string, budget: number | u
   const file = await openGguf(source);
   const estimate = estimateGpuMemory(file, configFromGguf(file));
   if (estimate.total <= budget) return;
-  const smaller = largestFitting(budget);
-  throw new DeviceLimitError(
-    `${label} needs about ${formatBytes(estimate.total)} of GPU memory, more than this device can spare (about ${formatBytes(budget)}); ` +
-      (smaller ? `pick a smaller model such as ${smaller.name} ${smaller.quant} (${formatBytes(smaller.sizeBytes)}).` : 'no catalogue model fits it, so use a computer with more memory.'),
-  );
+  throw new DeviceLimitError(tooBigSentence(label, estimate.total, budget));
 }
 
 async function load(id: number, model: ModelSource, tokenizerSource: TokenizerSource, signal: AbortSignal, memoryBudget?: number) {

@@ -10,7 +10,6 @@ import {
   TruncatedGgufError,
   UnsupportedArchitectureError,
   UnsupportedWeightTypeError,
-  type SlipLabError,
 } from '../../src/errors';
 import type { GpuContext } from '../../src/engine/gpu';
 import { loadModel } from '../../src/engine/model';
@@ -19,6 +18,7 @@ import { GGMLType } from '../../src/gguf/types';
 import { encodeGguf, str, type GgufModelSpec } from '../../src/gguf/writer';
 import { buildRandomModel, presets } from '../fixtures/models';
 import { createTestContext, randomArray } from '../support/gpu';
+import { expectClearError } from '../support/errors';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -29,19 +29,6 @@ afterAll(() => ctx?.destroy());
 const tiny = { ...presets.tinyLlama, weightType: 'Q8_0' } as const;
 const goodBytes = () => encodeGguf(buildRandomModel(tiny)).bytes;
 const load = (bytes: Uint8Array, context = ctx) => loadModel(context, blobSource(new Blob([bytes as BlobPart]), 'model.gguf'));
-
-/** Rejects with `type`, and a message that is one sentence ending in advice (no stack, no newline). */
-async function expectClearError(promise: Promise<unknown>, type: new (...args: never[]) => SlipLabError, mentions: RegExp) {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(type);
-  const message = (error as Error).message;
-  expect(message).toMatch(mentions);
-  expect(message).not.toContain('\n');
-  expect(message).toMatch(/[.;] [a-z].*\.$/);
-}
 
 async function stillWorks() {
   const model = await load(goodBytes());

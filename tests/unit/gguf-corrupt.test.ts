@@ -17,6 +17,7 @@ import { mapHeader, type FieldKind } from '../fixtures/gguf-fields';
 import { buildRandomModel, presets } from '../fixtures/models';
 import { createTestContext } from '../support/gpu';
 import { runCli } from '../support/cli';
+import { expectClearError as expectSentence } from '../support/errors';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -41,18 +42,9 @@ function patched(spec: typeof tiny | typeof gemma, owner: string, kind: FieldKin
   return bytes;
 }
 
-/** Rejects with `type`: one sentence, no line break, ending in advice. */
-async function expectClearError(promise: Promise<unknown>, type: new (...args: never[]) => SlipLabError, mentions: RegExp) {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(type);
-  const message = (error as Error).message;
-  expect(message).toMatch(mentions);
-  expect(message).not.toContain('\n');
-  expect(message).toMatch(/; [a-z][^;]*\.$/);
-}
+/** Rejects with `type`: one sentence, no line break, ending in advice after its one semicolon. */
+const expectClearError = (promise: Promise<unknown>, type: new (...args: never[]) => SlipLabError, mentions: RegExp) =>
+  expectSentence(promise, type, mentions, /; [a-z][^;]*\.$/);
 
 describe('the two corruptions that printed NaN logits', () => {
   it('a tensor retyped Q4_0 → Q5_1 overlaps the next one, in the engine and in the CLI', async () => {
