@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import type { GenerateOptions, LoadedModel } from '../src/engine/api';
 import type { GpuContext } from '../src/engine/gpu';
 import { loadModel } from '../src/engine/model';
+import { KernelProfiler, type KernelTotals } from '../src/engine/profiler';
 import { openNodeGpu } from '../src/cli/node-gpu';
 import { pathSource } from '../src/gguf/source-node';
 import { encodeGguf } from '../src/gguf/writer';
@@ -147,6 +148,8 @@ interface ModelFigures {
   readonly decodeSecondsPerToken: number;
   readonly plainSeconds: number;
   readonly exportSeconds: number;
+  /** Per-kernel GPU time of a profiled prefill and of profiled decode steps (timestamp-query). */
+  readonly profile?: { prefill: KernelTotals[]; decode: KernelTotals[]; decodeSteps: number };
 }
 
 interface TokenCounts {
@@ -212,7 +215,9 @@ async function benchOne(ctx: GpuContext, name: ShapeName, counts: TokenCounts): 
     const exported = await timedGenerate(model, prompt, { maxNewTokens, logits: 'none', attention: EXPORT_REQUEST, reuse: 'none' });
     log(`  same generate() with attention export: ${exported.seconds.toFixed(2)} s`);
     if (exported.result.generated.join() !== plain.result.generated.join()) log('  warning: attention export changed the generated tokens');
+    const profile = ctx.caps.timestampQuery ? await profiled(ctx, model, prompt, counts.decode) : undefined;
     return {
+      profile,
       name,
       weightBytes: model.weightBytes,
       loadSeconds,
@@ -226,6 +231,44 @@ async function benchOne(ctx: GpuContext, name: ShapeName, counts: TokenCounts): 
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * Per-kernel GPU time: one prefill (the prompt, then nothing), then the same prompt plus decode
+ * steps resumed from the cached prompt, so the second run's kernels are the decode steps' only.
+ */
+async function profiled(ctx: GpuContext, model: LoadedModel, prompt: number[], decodeSteps: number) {
+  const profiler = new KernelProfiler(ctx);
+  ctx.profiler = profiler;
+  try {
+    await model.generate(prompt, { maxNewTokens: 1, logits: 'none', reuse: 'none' });
+    await profiler.flush();
+    const prefill = profiler.table();
+    // Everything but the last prompt token is reused, so this run is one 1-token step for the last
+    // prompt token, then decodeSteps decode steps: decodeSteps + 1 single-token forwards.
+    profiler.reset();
+    await model.generate(prompt, { maxNewTokens: decodeSteps + 1, logits: 'none', reuse: 'prefix' });
+    await profiler.flush();
+    return { prefill, decode: profiler.table(), decodeSteps: decodeSteps + 1 };
+  } finally {
+    ctx.profiler = undefined;
+  }
+}
+
+function kernelTable(totals: KernelTotals[], tokens: number): string {
+  const all = totals.reduce((sum, t) => sum + t.seconds, 0);
+  const rate = (amount: number, seconds: number, unit: number) => (amount > 0 && seconds > 0 ? (amount / seconds / unit).toFixed(2) : '');
+  return table(
+    ['kernel', 'dispatches/tok', 'ms/tok', 'share', 'GB/s', 'GFLOP/s'],
+    totals.map((t) => [
+      t.kernel,
+      (t.dispatches / tokens).toFixed(1),
+      ((t.seconds / tokens) * 1000).toFixed(2),
+      `${((t.seconds / all) * 100).toFixed(1)}%`,
+      rate(t.bytes, t.seconds, 1e9),
+      rate(t.flops, t.seconds, 1e9),
+    ]),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -309,6 +352,16 @@ async function main() {
       'prefill tok/s = prompt / time to the first greedy token (includes the last row\'s logits and the pick); ' +
         "export share = (t_with − t_without) / t_with for the same generate() with rows 'last-and-generated', both from an empty KV cache.",
     );
+    for (const f of figures) {
+      if (!f.profile) continue;
+      log('');
+      log(`${f.name}: GPU time per kernel (timestamp-query, one pass per dispatch), prefill of ${f.promptTokens} tokens, per prompt token:`);
+      log(kernelTable(f.profile.prefill, f.promptTokens));
+      log('');
+      log(`${f.name}: GPU time per kernel, ${f.profile.decodeSteps} single-token steps, per token:`);
+      log(kernelTable(f.profile.decode, f.profile.decodeSteps));
+    }
+    if (!ctx.caps.timestampQuery) log('(no timestamp-query on this adapter: no per-kernel table)');
     log(`whole bench: ${seconds(performance.now() - benchStarted)} s`);
   } finally {
     ctx.destroy();

@@ -26,3 +26,20 @@ fn block_dot(row: u32, kb: u32, K: u32, xBase: u32) -> f32 {
   }
   return bitcast<f32>(weights[base]) * sum;
 }
+
+/** Where block kb of a row lies and its scale, for block_quad (the software kernel, matmul_rows). */
+struct Block {
+  base: u32,
+  d: f32,
+}
+
+fn block_at(row: u32, kb: u32, K: u32) -> Block {
+  let base = (row * (K / 32u) + kb) * Q4_0_WORDS;
+  return Block(base, bitcast<f32>(weights[base]));
+}
+
+/** Weights 4i…4i+3 of the block: low nibbles of word i for i < 4, high nibbles of word i - 4 after. */
+fn block_quad(b: Block, i: u32) -> vec4f {
+  let bytes = (vec4u(weights[b.base + 1u + i % 4u] >> (4u * (i / 4u))) >> vec4u(0u, 8u, 16u, 24u)) & vec4u(0xfu);
+  return b.d * (vec4f(bytes) - 8.0);
+}

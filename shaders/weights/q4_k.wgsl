@@ -39,3 +39,25 @@ fn block_dot(row: u32, kb: u32, K: u32, xBase: u32) -> f32 {
   let minimum = bitcast<f32>(weights[base + 1u]) * f32(q4_k_byte(weights[base + 4u + s / 4u], s));
   return scale * sumQ - minimum * sumX;
 }
+
+/** Where block kb (sub-block kb % 8 of a super-block) of a row lies, with its scale and min (for matmul_rows). */
+struct Block {
+  quants: u32,
+  shift: u32,
+  scale: f32,
+  minimum: f32,
+}
+
+fn block_at(row: u32, kb: u32, K: u32) -> Block {
+  let base = (row * (K / 256u) + kb / 8u) * Q4_K_WORDS;
+  let s = kb % 8u;
+  let scale = bitcast<f32>(weights[base]) * f32(q4_k_byte(weights[base + 2u + s / 4u], s));
+  let minimum = bitcast<f32>(weights[base + 1u]) * f32(q4_k_byte(weights[base + 4u + s / 4u], s));
+  return Block(base + 6u + 8u * (s / 2u), 4u * (s % 2u), scale, minimum);
+}
+
+/** Weights 4i…4i+3 of the block. */
+fn block_quad(b: Block, i: u32) -> vec4f {
+  let nibbles = (vec4u(weights[b.quants + i] >> b.shift) >> vec4u(0u, 8u, 16u, 24u)) & vec4u(0xfu);
+  return b.scale * vec4f(nibbles) - b.minimum;
+}

@@ -46,3 +46,29 @@ fn block_dot(row: u32, kb: u32, K: u32, xBase: u32) -> f32 {
   }
   return bitcast<f32>(weights[base]) * total;
 }
+
+/** Where block kb (chunk kb % 8 of a super-block) of a row lies, for block_quad (the software kernel, matmul_rows). */
+struct Block {
+  base: u32,
+  ql: u32,
+  qh: u32,
+  s: u32,
+  d: f32,
+}
+
+fn block_at(row: u32, kb: u32, K: u32) -> Block {
+  let base = (row * (K / 256u) + kb / 8u) * Q6_K_WORDS;
+  let s = kb % 8u;
+  let n = s / 4u;
+  let g = s % 4u;
+  return Block(base, base + 5u + 16u * n + 8u * (g % 2u), base + 37u + 8u * n, s, bitcast<f32>(weights[base]));
+}
+
+/** Weights 4i…4i+3 of the block (two 16-weight halves with a scale each). */
+fn block_quad(b: Block, i: u32) -> vec4f {
+  let g = b.s % 4u;
+  let low = (weights[b.ql + i] >> (4u * (g / 2u))) & 0x0f0f0f0fu;
+  let high = (weights[b.qh + i] >> (2u * g)) & 0x03030303u;
+  let q = (vec4u(low | (high << 4u)) >> vec4u(0u, 8u, 16u, 24u)) & vec4u(0xffu);
+  return b.d * q6_k_scale(b.base, 2u * b.s + i / 4u) * (vec4f(q) - 32.0);
+}

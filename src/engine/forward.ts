@@ -10,7 +10,7 @@ import type { ModelWeights } from './model';
 import { attentionPipeline, recordAttention } from './ops/attention';
 import { addPipeline, gluPipeline, recordAdd, recordGatedActivation, recordSoftcap, softcapPipeline } from './ops/elementwise';
 import { embeddingPipeline, recordEmbedding } from './ops/embedding';
-import { linearKernels, linearPipeline, recordMatmul } from './ops/matmul';
+import { linearKernels, linearPipelines, recordMatmul } from './ops/matmul';
 import { rmsNormPipeline, recordRmsNorm } from './ops/rmsnorm';
 import { recordRope, ropePipeline, ropeTable } from './ops/rope';
 import { samplePipeline } from './ops/sample';
@@ -191,9 +191,9 @@ export function forwardPipelines(ctx: GpuContext, config: ModelConfig, weights: 
   };
   for (const m of matrices)
     for (const kernel of linearKernels(ctx.caps))
-      for (const bias of config.qkvBias ? [false, true] : [false]) add(linearPipeline(kernel, m.type, bias));
+      for (const bias of config.qkvBias ? [false, true] : [false]) for (const key of linearPipelines(kernel, m.type, bias)) add(key);
   add(embeddingPipeline(weights.embedding.type));
-  for (const inPlace of config.qkNorm || config.postNorms ? [false, true] : [false]) add(rmsNormPipeline(inPlace));
+  for (const inPlace of config.qkNorm || config.postNorms ? [false, true] : [false]) add(rmsNormPipeline(inPlace, ctx.caps.software));
   add(ropePipeline(config.ropeStyle));
   add(attentionPipeline());
   add(addPipeline());

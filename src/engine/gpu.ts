@@ -3,6 +3,7 @@
 import { DeviceLostError, GpuValidationError, NoWebGPUError } from '../errors';
 import { GGMLType, typeName } from '../gguf/types';
 import type { AdapterSummary } from './api';
+import type { KernelProfiler } from './profiler';
 
 /** Where GPU and shader sources come from: `navigator.gpu` + Vite in browsers, Dawn + fs in Node. */
 export interface GpuPlatform {
@@ -21,6 +22,11 @@ export interface Capabilities {
   readonly subgroups: boolean;
   readonly timestampQuery: boolean;
   readonly shaderF16: boolean;
+  /**
+   * A CPU emulation of a GPU (SwiftShader, llvmpipe, WARP): it rewards kernels without barriers
+   * or workgroup memory, and loads that are the same for every SIMD lane (see shaders/matvec_rows.wgsl).
+   */
+  readonly software: boolean;
 }
 
 export interface PipelineVariant {
@@ -73,6 +79,14 @@ export function shaderSource(loadShader: (name: string) => string, op: string, w
   return code;
 }
 
+/** CPU emulations of a GPU, by what their adapters report (fallback adapters are software by definition). */
+export function isSoftwareAdapter(info: GPUAdapterInfo | undefined): boolean {
+  if (!info) return false;
+  if ((info as { isFallbackAdapter?: boolean }).isFallbackAdapter) return true;
+  const text = [info.vendor, info.architecture, info.device, info.description].join(' ');
+  return /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|\bwarp\b/i.test(text);
+}
+
 export class GpuContext {
   readonly caps: Capabilities;
   readonly adapter: AdapterSummary;
@@ -85,6 +99,8 @@ export class GpuContext {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly modules = new Map<string, GPUShaderModule>();
   private placeholderBuffer: GPUBuffer | undefined;
+  /** Set by the bench: every recorded dispatch is then timed per kernel. */
+  profiler: KernelProfiler | undefined;
   private scratchPlaceholderBuffer: GPUBuffer | undefined;
 
   private constructor(
@@ -124,6 +140,7 @@ export class GpuContext {
         maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
       },
     });
+    const info = adapter.info;
     const caps: Capabilities = {
       maxBufferSize: device.limits.maxBufferSize,
       maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
@@ -133,8 +150,8 @@ export class GpuContext {
       subgroups: device.features.has('subgroups'),
       timestampQuery: device.features.has('timestamp-query'),
       shaderF16: device.features.has('shader-f16'),
+      software: isSoftwareAdapter(info),
     };
-    const info = adapter.info;
     const description =
       [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s && s.length > 0).join(' ') ||
       'WebGPU adapter';

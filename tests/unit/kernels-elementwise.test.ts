@@ -109,8 +109,14 @@ describe('RMSNorm', () => {
     ['in place: 4 rows of 257', { rows: 4, cols: 257, eps: 1e-5, inPlace: true }],
     ['10 rows over a 4 × 3 workgroup grid', { rows: 10, cols: 33, eps: 1e-5, workgroupLimit: 4 }],
   ];
-  it.each(cases)('%s', async (_, c) => {
-    const context = c.workgroupLimit ? withWorkgroupLimit(ctx, c.workgroupLimit) : ctx;
+  // Both variants on any adapter: 256 invocations per row (GPUs) and one (CPU emulations).
+  const variants = [
+    ['256 per row', false],
+    ['one per row', true],
+  ] as const;
+  it.each(variants.flatMap(([name, software]) => cases.map(([label, c]) => [`${label} (${name})`, { ...c, software }] as const)))('%s', async (_, c) => {
+    const base: GpuContext = Object.create(ctx, { caps: { value: { ...ctx.caps, software: c.software } } });
+    const context = c.workgroupLimit ? withWorkgroupLimit(base, c.workgroupLimit) : base;
     const offset = c.inRowOffset ?? 0;
     const x = randomArray((offset + c.rows) * c.cols, c.rows * 100 + c.cols, 3);
     const weight = randomArray(c.cols, c.cols, 0.1).map((v) => 1 + v);

@@ -1,11 +1,11 @@
-// Matrix kernels (matvec_subgroups, matvec, tiled matmul) and embedding lookup for every weight
-// type against float64 on awkward shapes, including weights split over several buffers. Two
-// devices, with and without subgroups, so both matrix-vector kernels run on any adapter.
+// Matrix kernels (GPUs' matvec_subgroups, matvec and tiled matmul; CPU emulations' matvec_rows and
+// matmul_blocked) and embedding lookup for every weight type against float64 on awkward shapes,
+// including weights split over several buffers. Every kernel runs on whatever adapter runs the tests.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/engine/gpu';
 import { recordEmbedding } from '../../src/engine/ops/embedding';
-import { linearKernel, MATVEC_MAX_TOKENS, recordMatmul } from '../../src/engine/ops/matmul';
+import { linearKernel, MATVEC_MAX_TOKENS, recordMatmul, ROWS_MATVEC_MAX_TOKENS, type LinearKernel } from '../../src/engine/ops/matmul';
 import { Recorder } from '../../src/engine/recorder';
 import { packedRowBytes, uploadMatrix, type GpuMatrix } from '../../src/engine/weights';
 import type { GgufFile } from '../../src/gguf/reader';
@@ -18,12 +18,9 @@ import { bufferFrom, compare, createTestContext, poisonedBuffer, randomArray, re
 // Created while collecting, because which tests exist depends on the adapter having subgroups.
 /** Uses subgroups where the adapter has them (the production default). */
 const ctx = await createTestContext();
-/** Never uses subgroups: runs the kernels of devices without them. */
-const noSubgroups = await createTestContext({ subgroups: false });
 const hasSubgroups = ctx.caps.subgroups;
 afterAll(() => {
   ctx.destroy();
-  noSubgroups.destroy();
 });
 
 /** A context whose storage bindings hold at most `bytes`, to force row splitting. */
@@ -49,10 +46,10 @@ function referenceMatmul(w: Float64Array, x: Float32Array, M: number, N: number,
   return y;
 }
 
-async function runMatmul(context: GpuContext, matrix: GpuMatrix, x: Float32Array, M: number, bias?: Float32Array) {
+async function runMatmul(context: GpuContext, matrix: GpuMatrix, x: Float32Array, M: number, bias?: Float32Array, kernel?: LinearKernel) {
   const rec = new Recorder(context);
   const y = poisonedBuffer(context, M * matrix.rows);
-  recordMatmul(rec, context, { weight: matrix, x: bufferFrom(context, x), y, M, bias: bias && bufferFrom(context, bias) });
+  recordMatmul(rec, context, { weight: matrix, x: bufferFrom(context, x), y, M, bias: bias && bufferFrom(context, bias), kernel });
   rec.submit();
   return readFloats(context, y, M * matrix.rows);
 }
@@ -79,52 +76,57 @@ const TYPES = [
 /** Weights per block: 1 for float types, 32, or 256 for K-quants. */
 const blockSize = (type: GGMLType) => blockGeometry(type)!.blockSize;
 
-async function checkProducts(context: GpuContext, type: GGMLType, M: number, N: number, K: number) {
+async function checkProducts(context: GpuContext, kernel: LinearKernel, type: GGMLType, M: number, N: number, K: number) {
   const { matrix, reference } = await uploadRandomMatrix(context, type, N, K, M * 1000 + N * 10 + K);
   const x = randomArray(M * K, 7 + K);
   const bias = randomArray(N, 11);
   for (const b of [undefined, bias]) {
-    const got = await runMatmul(context, matrix, x, M, b);
+    const got = await runMatmul(context, matrix, x, M, b, kernel);
     const result = compare(got, referenceMatmul(reference, x, M, N, K, b), 1e-5);
     expect(result.mismatches).toEqual([]);
     expect(result.relative).toBeLessThanOrEqual(1e-5);
   }
 }
 
+/**
+ * Every kernel runs on this adapter whatever it would pick for itself (GPUs and CPU emulations
+ * pick different ones: see the selection test below), except matvec_subgroups without subgroups.
+ */
+const KERNELS: LinearKernel[] = ['matvec', 'matmul', 'matvec_rows', 'matmul_blocked', ...(hasSubgroups ? (['matvec_subgroups'] as const) : [])];
+
+describe('matrix kernel selection', () => {
+  it('GPUs take the subgroup matvec (or the barrier one) for few tokens and the tiled matmul above; CPU emulations their own pair', () => {
+    const gpu = { ...ctx.caps, software: false };
+    const pick = (caps: typeof gpu, counts: number[]) => counts.map((M) => linearKernel(caps, M));
+    expect(pick({ ...gpu, subgroups: true }, [1, 32, 33])).toEqual(['matvec_subgroups', 'matvec_subgroups', 'matmul']);
+    expect(pick({ ...gpu, subgroups: false }, [1, MATVEC_MAX_TOKENS, MATVEC_MAX_TOKENS + 1])).toEqual(['matvec', 'matvec', 'matmul']);
+    expect(pick({ ...gpu, software: true }, [1, ROWS_MATVEC_MAX_TOKENS, ROWS_MATVEC_MAX_TOKENS + 1, 128])).toEqual([
+      'matvec_rows', 'matvec_rows', 'matmul_blocked', 'matmul_blocked',
+    ]);
+  });
+});
+
 describe.each(TYPES.map((type) => [typeName(type), type] as const))('matrix kernels, weights %s', (_, type) => {
   const shapes: ReadonlyArray<readonly [number, number, number]> = blockSize(type) === 1 ? FLOAT_SHAPES : blockSize(type) === 32 ? QUANT_SHAPES : K_QUANT_SHAPES;
-  if (hasSubgroups)
-    it.each(shapes)(`${typeName(type)} M=%i N=%i K=%i matches float64 with subgroups (matvec_subgroups for M ≤ 32, tiled above)`, (M, N, K) =>
-      checkProducts(ctx, type, M, N, K),
-    );
-  else it.skip(`${typeName(type)} with subgroups: skipped, this adapter has no subgroups feature (matvec_subgroups cannot run here)`);
-  // With subgroups, only decode-sized batches change kernel (to matvec); the tiled kernel above
-  // runs either way. Without them on the adapter, every shape runs here.
-  const withoutShapes = hasSubgroups ? shapes.filter(([M]) => M <= MATVEC_MAX_TOKENS) : shapes;
-  it.each(withoutShapes)(`${typeName(type)} M=%i N=%i K=%i matches float64 without subgroups (matvec for M ≤ 4, tiled above)`, (M, N, K) => {
-    expect(linearKernel(noSubgroups.caps, M)).toBe(M <= MATVEC_MAX_TOKENS ? 'matvec' : 'matmul');
-    return checkProducts(noSubgroups, type, M, N, K);
+  if (!hasSubgroups) it.skip(`${typeName(type)} matvec_subgroups: skipped, this adapter has no subgroups feature`);
+  describe.each(KERNELS)(`${typeName(type)} %s`, (kernel) => {
+    it.each(shapes)(`M=%i N=%i K=%i matches float64`, (M, N, K) => checkProducts(ctx, kernel, type, M, N, K));
   });
 
-  it(`${typeName(type)} weights split over several buffers give the same products`, async () => {
+  it(`${typeName(type)} weights split over several buffers give the same products with every kernel`, async () => {
     const [N, K] = [65, Math.max(64, blockSize(type))];
-    // Also the matrix-vector kernel of devices without subgroups over the parts; the embedding
-    // lookup does not depend on subgroups and runs once.
-    const runs: Array<[GpuContext, number[]]> = hasSubgroups ? [[ctx, [1, 6]], [noSubgroups, [1]]] : [[ctx, [1, 6]]];
-    for (const [context, tokens] of runs) {
-      const small = withBindingLimit(context, packedRowBytes(type, K) * 16);
-      const { matrix, reference } = await uploadRandomMatrix(small, type, N, K, 99);
-      expect(matrix.parts.length).toBe(5);
-      for (const M of tokens) {
+    const small = withBindingLimit(ctx, packedRowBytes(type, K) * 16);
+    const { matrix, reference } = await uploadRandomMatrix(small, type, N, K, 99);
+    expect(matrix.parts.length).toBe(5);
+    for (const kernel of KERNELS)
+      for (const M of [1, 6]) {
         const x = randomArray(M * K, M);
-        const result = compare(await runMatmul(small, matrix, x, M), referenceMatmul(reference, x, M, N, K), 1e-5);
-        expect(result.relative).toBeLessThanOrEqual(1e-5);
+        const result = compare(await runMatmul(small, matrix, x, M, undefined, kernel), referenceMatmul(reference, x, M, N, K), 1e-5);
+        expect(result.relative, `${kernel} M=${M}`).toBeLessThanOrEqual(1e-5);
       }
-      if (context !== ctx) continue;
-      const embedded = await runEmbedding(small, matrix, [0, 16, 64, 31], 1);
-      const want = [0, 16, 64, 31].flatMap((t) => Array.from(reference.subarray(t * K, (t + 1) * K)));
-      expect(compare(embedded, want, 1e-6).relative).toBeLessThanOrEqual(1e-6);
-    }
+    const embedded = await runEmbedding(small, matrix, [0, 16, 64, 31], 1);
+    const want = [0, 16, 64, 31].flatMap((t) => Array.from(reference.subarray(t * K, (t + 1) * K)));
+    expect(compare(embedded, want, 1e-6).relative).toBeLessThanOrEqual(1e-6);
   });
 
   it(`${typeName(type)} embedding lookup returns the dequantized rows, scaled`, async () => {

@@ -8,7 +8,7 @@ import { shaderSource, type PipelineKey } from '../../src/engine/gpu';
 import { ATTENTION_PARAMS, attentionPipeline, MAX_HEAD_DIM } from '../../src/engine/ops/attention';
 import { addPipeline, COUNT_PARAMS, gluPipeline, SOFTCAP_PARAMS, softcapPipeline } from '../../src/engine/ops/elementwise';
 import { EMBEDDING_PARAMS, embeddingPipeline } from '../../src/engine/ops/embedding';
-import { LINEAR_PARAMS, linearPipeline, SUBGROUP_MATVEC_TOKENS } from '../../src/engine/ops/matmul';
+import { DEQUANT_PARAMS, LINEAR_PARAMS, linearPipelines, SUBGROUP_MATVEC_TOKENS } from '../../src/engine/ops/matmul';
 import { RMSNORM_PARAMS, rmsNormPipeline } from '../../src/engine/ops/rmsnorm';
 import { ROPE_PARAMS, ropePipeline } from '../../src/engine/ops/rope';
 import { SAMPLE_PARAMS, samplePipeline } from '../../src/engine/ops/sample';
@@ -30,6 +30,9 @@ const LAYOUTS: Record<string, UniformLayout> = {
   matmul: LINEAR_PARAMS,
   matvec: LINEAR_PARAMS,
   matvec_subgroups: LINEAR_PARAMS,
+  matvec_rows: LINEAR_PARAMS,
+  matmul_blocked: LINEAR_PARAMS,
+  dequant: DEQUANT_PARAMS,
   rmsnorm: RMSNORM_PARAMS,
   rope: ROPE_PARAMS,
   sample: SAMPLE_PARAMS,
@@ -43,9 +46,12 @@ const PIPELINES: PipelineKey[] = [
   softcapPipeline(),
   attentionPipeline(),
   embeddingPipeline(GGMLType.F32),
-  ...(['matmul', 'matvec', 'matvec_subgroups'] as const).flatMap((k) => [false, true].map((bias) => linearPipeline(k, GGMLType.F32, bias))),
+  ...(['matmul', 'matvec', 'matvec_subgroups', 'matvec_rows', 'matmul_blocked'] as const).flatMap((k) =>
+    [false, true].flatMap((bias) => linearPipelines(k, GGMLType.F32, bias)),
+  ),
   rmsNormPipeline(false),
   rmsNormPipeline(true),
+  rmsNormPipeline(false, true),
   ropePipeline('normal'),
   ropePipeline('neox'),
   samplePipeline(true),

@@ -21,15 +21,15 @@ const groups = (ctx: GpuContext, n: number) => grid(Math.ceil(n / WORKGROUP), ct
 
 /** x[i] += y[i] for i < n. */
 export function recordAdd(rec: Recorder, ctx: GpuContext, x: GPUBuffer, y: GPUBuffer, n: number) {
-  rec.dispatch(ctx.pipeline(...addPipeline()), COUNT_PARAMS.encode({ n }), [x, y], groups(ctx, n));
+  rec.dispatch(ctx.pipeline(...addPipeline()), COUNT_PARAMS.encode({ n }), [x, y], groups(ctx, n), { bytes: 12 * n, flops: n });
 }
 
 /** gate[i] = act(gate[i]) · up[i] for i < n (SwiGLU or GeGLU). */
 export function recordGatedActivation(rec: Recorder, ctx: GpuContext, gate: GPUBuffer, up: GPUBuffer, n: number, activation: FfnActivation) {
-  rec.dispatch(ctx.pipeline(...gluPipeline(activation)), COUNT_PARAMS.encode({ n }), [gate, up], groups(ctx, n));
+  rec.dispatch(ctx.pipeline(...gluPipeline(activation)), COUNT_PARAMS.encode({ n }), [gate, up], groups(ctx, n), { bytes: 12 * n, flops: 8 * n });
 }
 
 /** x[i] = cap · tanh(x[i] / cap) for i < n. */
 export function recordSoftcap(rec: Recorder, ctx: GpuContext, x: GPUBuffer, n: number, cap: number) {
-  rec.dispatch(ctx.pipeline(...softcapPipeline()), SOFTCAP_PARAMS.encode({ n, cap }), [x], groups(ctx, n));
+  rec.dispatch(ctx.pipeline(...softcapPipeline()), SOFTCAP_PARAMS.encode({ n, cap }), [x], groups(ctx, n), { bytes: 8 * n, flops: 4 * n });
 }

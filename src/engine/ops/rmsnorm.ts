@@ -18,12 +18,18 @@ export interface RmsNormArgs {
   readonly inRowOffset?: number;
 }
 
-export const rmsNormPipeline = (inPlace: boolean): PipelineKey => ['rmsnorm', { constants: { IN_PLACE: inPlace } }];
+/** Invocations per row: 256 on GPUs; 1 on CPU emulations, where the reduction's barriers cost more than the row. */
+const rmsNormWorkgroup = (software: boolean) => (software ? 1 : 256);
+
+export const rmsNormPipeline = (inPlace: boolean, software = false): PipelineKey => [
+  'rmsnorm',
+  { constants: { IN_PLACE: inPlace, WG: rmsNormWorkgroup(software) } },
+];
 
 export function recordRmsNorm(rec: Recorder, ctx: GpuContext, args: RmsNormArgs): void {
   // One workgroup per row: the workgroup size never enters the dispatch.
   rec.dispatch(
-    ctx.pipeline(...rmsNormPipeline(args.out === undefined)),
+    ctx.pipeline(...rmsNormPipeline(args.out === undefined, ctx.caps.software)),
     RMSNORM_PARAMS.encode({ cols: args.cols, eps: args.eps, inRowOffset: args.inRowOffset ?? 0, rows: args.rows }),
     [args.x, args.weight, args.out ?? ctx.scratchPlaceholder],
     grid(args.rows, ctx.caps.maxComputeWorkgroupsPerDimension),
