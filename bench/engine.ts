@@ -1,4 +1,4 @@
-// Engine benchmark (`npm run bench -- [--models a,b] [--prompt N] [--decode N] [--bandwidth-mib N]`):
+// Engine benchmark (`npm run bench -- [--models a,b] [--prompt N] [--decode N] [--bandwidth-mib N] [--gpu-kernels]`):
 // prefill and decode speed of random-weight Q8_0 models in real shapes, the cost of attention
 // export, and decode time as a multiple of the adapter's streaming-read bandwidth floor.
 
@@ -148,6 +148,8 @@ interface ModelFigures {
   readonly decodeSecondsPerToken: number;
   readonly plainSeconds: number;
   readonly exportSeconds: number;
+  /** The plain generate() again with attention temperature 0.7 on every head (Attention Sharpening). */
+  readonly sharpenedSeconds: number;
   /** Per-kernel GPU time of a profiled prefill and of profiled decode steps (timestamp-query). */
   readonly profile?: { prefill: KernelTotals[]; decode: KernelTotals[]; decodeSteps: number };
 }
@@ -215,6 +217,10 @@ async function benchOne(ctx: GpuContext, name: ShapeName, counts: TokenCounts): 
     const exported = await timedGenerate(model, prompt, { maxNewTokens, logits: 'none', attention: EXPORT_REQUEST, reuse: 'none' });
     log(`  same generate() with attention export: ${exported.seconds.toFixed(2)} s`);
     if (exported.result.generated.join() !== plain.result.generated.join()) log('  warning: attention export changed the generated tokens');
+    model.setAttentionTemperature(0.7);
+    const sharpened = await timedGenerate(model, prompt, { maxNewTokens, logits: 'none', reuse: 'none' });
+    model.setAttentionTemperature(1);
+    log(`  same generate() at attention temperature 0.7: ${sharpened.seconds.toFixed(2)} s`);
     const profile = ctx.caps.timestampQuery ? await profiled(ctx, model, prompt, counts.decode) : undefined;
     return {
       profile,
@@ -227,6 +233,7 @@ async function benchOne(ctx: GpuContext, name: ShapeName, counts: TokenCounts): 
       decodeSecondsPerToken,
       plainSeconds: plain.seconds,
       exportSeconds: exported.seconds,
+      sharpenedSeconds: sharpened.seconds,
     };
   } finally {
     model.dispose();
@@ -301,20 +308,22 @@ async function main() {
       prompt: { type: 'string' },
       decode: { type: 'string' },
       'bandwidth-mib': { type: 'string', default: '256' },
+      // Runs the GPU kernels even on a CPU emulation (SwiftShader): the "before" of issue 17's tables.
+      'gpu-kernels': { type: 'boolean', default: false },
     },
   });
   const names = values.models.split(',').map((n) => n.trim()) as ShapeName[];
   for (const n of names) if (!(n in SHAPES)) throw new Error(`Unknown bench model "${n}"; choose from ${Object.keys(SHAPES).join(', ')}.`);
   const benchStarted = performance.now();
 
-  const ctx = await openNodeGpu();
+  const ctx = await openNodeGpu(values['gpu-kernels'] ? { software: false } : {});
   try {
     const software = /swiftshader/i.test(ctx.adapter.description);
     const countsFor = (name: ShapeName): TokenCounts => {
       const base = software ? SWIFTSHADER_COUNTS[name] : GPU_COUNTS;
       return { prompt: values.prompt ? Number(values.prompt) : base.prompt, decode: values.decode ? Number(values.decode) : base.decode };
     };
-    log(`adapter: ${ctx.adapter.description}${software ? ' (software: few tokens per model)' : ''}`);
+    log(`adapter: ${ctx.adapter.description}${software ? ' (software: few tokens per model)' : ''}; kernels for ${ctx.caps.software ? 'CPU emulations' : 'GPUs'}`);
     const bandwidth = await measureBandwidth(ctx, Number(values['bandwidth-mib']) * 2 ** 20);
     log(
       `streaming read of ${mib(bandwidth.bytes)} MiB: best ${(bandwidth.bestPerSecond / 1e9).toFixed(2)} GB/s, median ${(bandwidth.medianPerSecond / 1e9).toFixed(2)} GB/s`,
@@ -330,7 +339,7 @@ async function main() {
     log(`adapter: ${ctx.adapter.description}; floor = weight bytes / best streaming read (${gbps.toFixed(2)} GB/s)`);
     log(
       table(
-        ['model', 'weights MiB', 'prompt', 'prefill tok/s', 'decode steps', 'decode tok/s', 'decode ms/tok', 'floor ms/tok', 'decode / floor', 'export share'],
+        ['model', 'weights MiB', 'prompt', 'prefill tok/s', 'decode steps', 'decode tok/s', 'decode ms/tok', 'floor ms/tok', 'decode / floor', 'export share', 'T=0.7 share'],
         figures.map((f) => {
           const floor = f.weightBytes / bandwidth.bestPerSecond;
           return [
@@ -344,13 +353,15 @@ async function main() {
             (floor * 1000).toFixed(2),
             `${(f.decodeSecondsPerToken / floor).toFixed(1)}x`,
             `${(((f.exportSeconds - f.plainSeconds) / f.exportSeconds) * 100).toFixed(1)}%`,
+            `${(((f.sharpenedSeconds - f.plainSeconds) / f.sharpenedSeconds) * 100).toFixed(1)}%`,
           ];
         }),
       ),
     );
     log(
       'prefill tok/s = prompt / time to the first greedy token (includes the last row\'s logits and the pick); ' +
-        "export share = (t_with − t_without) / t_with for the same generate() with rows 'last-and-generated', both from an empty KV cache.",
+        "export share = (t_with − t_without) / t_with for the same generate() with rows 'last-and-generated', both from an empty KV cache; " +
+        'T=0.7 share: the same for attention temperature 0.7 on every head against 1.',
     );
     for (const f of figures) {
       if (!f.profile) continue;

@@ -2,6 +2,8 @@
 // word 0 = scale d as f32, words 1..8 = 32 int8 quants, four per word (little end first).
 const Q8_0_WORDS: u32 = 9u;
 
+//#include int8x4
+
 fn weight_at(row: u32, k: u32, K: u32) -> f32 {
   let base = (row * (K / 32u) + k / 32u) * Q8_0_WORDS;
   let j = k % 32u;
@@ -38,6 +40,5 @@ fn block_at(row: u32, kb: u32, K: u32) -> Block {
 
 /** Weights 4i…4i+3 of the block. */
 fn block_quad(b: Block, i: u32) -> vec4f {
-  let bytes = bitcast<vec4i>(vec4u(weights[b.base + 1u + i]) << vec4u(24u, 16u, 8u, 0u)) >> vec4u(24u);
-  return b.d * vec4f(bytes);
+  return b.d * int8x4(weights[b.base + 1u + i]);
 }

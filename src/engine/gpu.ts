@@ -27,6 +27,8 @@ export interface Capabilities {
    * or workgroup memory, and loads that are the same for every SIMD lane (see shaders/matvec_rows.wgsl).
    */
   readonly software: boolean;
+  /** WGSL has unpack4xI8 (packed_4x8_integer_dot_product): one instruction where shifts take three. */
+  readonly packed4x8: boolean;
 }
 
 export interface PipelineVariant {
@@ -45,6 +47,13 @@ export interface GpuContextOptions {
    * that devices without subgroups use. Default: use them when available.
    */
   readonly subgroups?: boolean;
+  /**
+   * Overrides the software-adapter detection (caps.software): false runs the GPU kernels on a CPU
+   * emulation, so the bench can show what they cost there.
+   */
+  readonly software?: boolean;
+  /** false: never use unpack4xI8, so tests can run the shift-based int8 path where WGSL has it. */
+  readonly packed4x8?: boolean;
 }
 
 const WEIGHT_SNIPPET: Partial<Record<GGMLType, string>> = {
@@ -67,14 +76,20 @@ export function isKernelWeightType(type: GGMLType): boolean {
 
 /**
  * The WGSL of `op` as compiled: `//#include <name>` splices shaders/<name>.wgsl (e.g. the matrix
- * kernels' shared `linear` prologue); `//#include weights` then splices the weight format's snippet.
+ * kernels' shared `linear` prologue); `//#include weights` splices the weight format's snippet,
+ * and includes inside that are spliced next. `packed4x8`: the device's WGSL has unpack4xI8
+ * (language feature packed_4x8_integer_dot_product), so `//#include int8x4` takes it instead of shifts.
  */
-export function shaderSource(loadShader: (name: string) => string, op: string, weights: GGMLType | undefined): string {
-  let code = loadShader(op).replace(/^\/\/#include (?!weights\b)([\w/]+)$/gm, (_line, name: string) => loadShader(name));
+export function shaderSource(loadShader: (name: string) => string, op: string, weights: GGMLType | undefined, packed4x8 = false): string {
+  const include = (code: string) =>
+    code.replace(/^\/\/#include (?!weights\b)([\w/]+)$/gm, (_line, name: string) =>
+      loadShader(name === 'int8x4' ? (packed4x8 ? 'int8x4_packed' : 'int8x4_shifts') : name),
+    );
+  let code = include(loadShader(op));
   if (code.includes('//#include weights')) {
     const snippet = weights !== undefined ? WEIGHT_SNIPPET[weights] : undefined;
     if (!snippet) throw new Error(`kernel ${op} needs a weight type with a WGSL snippet, got ${weights}`);
-    code = code.replace('//#include weights', loadShader(snippet));
+    code = code.replace('//#include weights', include(loadShader(snippet)));
   }
   return code;
 }
@@ -150,7 +165,8 @@ export class GpuContext {
       subgroups: device.features.has('subgroups'),
       timestampQuery: device.features.has('timestamp-query'),
       shaderF16: device.features.has('shader-f16'),
-      software: isSoftwareAdapter(info),
+      software: options.software ?? isSoftwareAdapter(info),
+      packed4x8: options.packed4x8 !== false && (platform.gpu.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product') ?? false),
     };
     const description =
       [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s && s.length > 0).join(' ') ||
@@ -232,7 +248,7 @@ export class GpuContext {
     const key = `${op}:${weights ?? ''}`;
     let module = this.modules.get(key);
     if (!module) {
-      const code = shaderSource((name) => this.platform.loadShader(name), op, weights);
+      const code = shaderSource((name) => this.platform.loadShader(name), op, weights, this.caps.packed4x8);
       module = this.device.createShaderModule({ label: key, code });
       this.modules.set(key, module);
     }

@@ -19,8 +19,11 @@ import { bufferFrom, compare, createTestContext, poisonedBuffer, randomArray, re
 /** Uses subgroups where the adapter has them (the production default). */
 const ctx = await createTestContext();
 const hasSubgroups = ctx.caps.subgroups;
+/** Signed bytes by shifts, where the adapter's WGSL would use unpack4xI8 (weights/q8_0.wgsl's int8x4). */
+const shifts = await createTestContext({ packed4x8: false });
 afterAll(() => {
   ctx.destroy();
+  shifts.destroy();
 });
 
 /** A context whose storage bindings hold at most `bytes`, to force row splitting. */
@@ -112,6 +115,12 @@ describe.each(TYPES.map((type) => [typeName(type), type] as const))('matrix kern
   describe.each(KERNELS)(`${typeName(type)} %s`, (kernel) => {
     it.each(shapes)(`M=%i N=%i K=%i matches float64`, (M, N, K) => checkProducts(ctx, kernel, type, M, N, K));
   });
+
+  if (type === GGMLType.Q8_0 && ctx.caps.packed4x8)
+    it.each(KERNELS)('Q8_0 %s with signed bytes by shifts instead of unpack4xI8 matches float64', (kernel) =>
+      checkProducts(shifts, kernel, type, 37, 65, 160),
+    );
+  else if (type === GGMLType.Q8_0) it.skip('Q8_0 with unpack4xI8: skipped, this adapter\'s WGSL lacks packed_4x8_integer_dot_product (the shift path ran above)');
 
   it(`${typeName(type)} weights split over several buffers give the same products with every kernel`, async () => {
     const [N, K] = [65, Math.max(64, blockSize(type))];
