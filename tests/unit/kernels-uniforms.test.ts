@@ -8,7 +8,7 @@ import { shaderSource, type PipelineKey } from '../../src/engine/gpu';
 import { ATTENTION_PARAMS, attentionPipeline, MAX_HEAD_DIM } from '../../src/engine/ops/attention';
 import { addPipeline, COUNT_PARAMS, gluPipeline, SOFTCAP_PARAMS, softcapPipeline } from '../../src/engine/ops/elementwise';
 import { EMBEDDING_PARAMS, embeddingPipeline } from '../../src/engine/ops/embedding';
-import { DEQUANT_PARAMS, LINEAR_PARAMS, linearPipelines, SUBGROUP_MATVEC_TOKENS } from '../../src/engine/ops/matmul';
+import { DEQUANT_PARAMS, LINEAR_PARAMS, linearPipelines, MATMUL_TILE, SUBGROUP_MATVEC_TOKENS } from '../../src/engine/ops/matmul';
 import { RMSNORM_PARAMS, rmsNormPipeline } from '../../src/engine/ops/rmsnorm';
 import { ROPE_PARAMS, ropePipeline } from '../../src/engine/ops/rope';
 import { SAMPLE_PARAMS, samplePipeline } from '../../src/engine/ops/sample';
@@ -184,5 +184,6 @@ describe('override constants', () => {
   it('sizes WGSL must keep as const (they size per-thread arrays) equal their TypeScript twins', () => {
     expect(wgslConstant(compiled('attention'), 'MAX_HEAD_DIM')).toBe(MAX_HEAD_DIM);
     expect(wgslConstant(compiled('matvec_subgroups'), 'TOKENS')).toBe(SUBGROUP_MATVEC_TOKENS);
+    expect(wgslConstant(compiled('matmul'), 'TILE')).toBe(MATMUL_TILE);
   });
 });

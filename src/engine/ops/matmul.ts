@@ -44,8 +44,8 @@ export const MATVEC_MAX_TOKENS = 4;
 /** Software adapters: up to this many tokens, matvec_rows (it decodes each weight once per token). */
 export const ROWS_MATVEC_MAX_TOKENS = 2;
 
-/** Output tile edge of `matmul` (override TILE): (TILE/2)² threads compute 2×2 outputs each. */
-const MATMUL_TILE = 32;
+/** Output tile edge of `matmul`: the shader's `const TILE` (16×16 threads of 4×4 outputs; kernels-uniforms.test.ts holds them equal). */
+export const MATMUL_TILE = 64;
 /** Weight rows per `matvec` workgroup (override ROWS), 32 lanes each. */
 const MATVEC_ROWS = 8;
 /** Weight rows per `matvec_subgroups` workgroup (override ROWS), one subgroup at a time each. */
@@ -79,7 +79,7 @@ export function linearKernels(caps: Capabilities): LinearKernel[] {
 const TILE_CONSTANTS: Record<LinearKernel, Record<string, number>> = {
   matvec_subgroups: { ROWS: SUBGROUP_MATVEC_ROWS },
   matvec: { ROWS: MATVEC_ROWS },
-  matmul: { TILE: MATMUL_TILE },
+  matmul: {},
   matvec_rows: { WG: SOFTWARE_WG },
   matmul_blocked: { WG: SOFTWARE_WG },
 };
