@@ -10,6 +10,13 @@ import type { GenerateOptions, LoadedModel } from '../src/engine/api';
 import type { GpuContext } from '../src/engine/gpu';
 import { loadModel } from '../src/engine/model';
 import { KernelProfiler, type KernelTotals } from '../src/engine/profiler';
+import { linearKernel, recordMatmul } from '../src/engine/ops/matmul';
+import { Recorder } from '../src/engine/recorder';
+import { uploadMatrix } from '../src/engine/weights';
+import type { GgufFile } from '../src/gguf/reader';
+import { blobSource } from '../src/gguf/source';
+import { encodeTensor } from '../src/gguf/quantize';
+import { GGMLType } from '../src/gguf/types';
 import { openNodeGpu } from '../src/cli/node-gpu';
 import { pathSource } from '../src/gguf/source-node';
 import { encodeGguf } from '../src/gguf/writer';
@@ -131,6 +138,38 @@ async function measureBandwidth(ctx: GpuContext, wantedBytes: number): Promise<B
   } finally {
     data.destroy();
     sums.destroy();
+  }
+}
+
+/**
+ * The best f32 matmul rate of this adapter's own prefill kernel on a square problem (the prefill
+ * target is a share of it): FLOP/s, best of three.
+ */
+async function measureSquareMatmul(ctx: GpuContext, size: number): Promise<number> {
+  const values = Float32Array.from({ length: size * size }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  const bytes = encodeTensor(GGMLType.F32, values);
+  const file = { source: blobSource(new Blob([bytes as BlobPart]), 'square'), size: bytes.length, metadata: {}, tensors: new Map() } as GgufFile;
+  const weight = await uploadMatrix({ ctx, file, onBytes: () => {} }, { name: 'w', type: GGMLType.F32, dims: [size, size], offset: 0, byteSize: bytes.length });
+  const buffer = (floats: number) => ctx.device.createBuffer({ size: floats * 4, usage: GPUBufferUsage.STORAGE });
+  const x = buffer(size * size);
+  const y = buffer(size * size);
+  const rec = new Recorder(ctx);
+  try {
+    const kernel = linearKernel(ctx.caps, size);
+    const run = async () => {
+      recordMatmul(rec, ctx, { weight, x, y, M: size, kernel });
+      const started = performance.now();
+      rec.submit();
+      await ctx.device.queue.onSubmittedWorkDone();
+      return (performance.now() - started) / 1000;
+    };
+    await run();
+    const best = Math.min(await run(), await run(), await run());
+    ctx.assertAlive();
+    return (2 * size ** 3) / best;
+  } finally {
+    rec.destroy();
+    for (const b of [x, y, ...weight.parts.map((p) => p.buffer)]) b.destroy();
   }
 }
 
@@ -328,6 +367,9 @@ async function main() {
     log(
       `streaming read of ${mib(bandwidth.bytes)} MiB: best ${(bandwidth.bestPerSecond / 1e9).toFixed(2)} GB/s, median ${(bandwidth.medianPerSecond / 1e9).toFixed(2)} GB/s`,
     );
+    const squareSize = software ? 512 : 2048;
+    const squareRate = await measureSquareMatmul(ctx, squareSize);
+    log(`square f32 matmul ${squareSize}³ with this adapter's prefill kernel: ${(squareRate / 1e9).toFixed(2)} GFLOP/s`);
     const figures: ModelFigures[] = [];
     for (const name of names) {
       log(`${name}:`);
@@ -339,9 +381,12 @@ async function main() {
     log(`adapter: ${ctx.adapter.description}; floor = weight bytes / best streaming read (${gbps.toFixed(2)} GB/s)`);
     log(
       table(
-        ['model', 'weights MiB', 'prompt', 'prefill tok/s', 'decode steps', 'decode tok/s', 'decode ms/tok', 'floor ms/tok', 'decode / floor', 'export share', 'T=0.7 share'],
+        ['model', 'weights MiB', 'prompt', 'prefill tok/s', 'decode steps', 'decode tok/s', 'decode ms/tok', 'floor ms/tok', 'decode / floor', 'prefill GFLOP/s', 'of square', 'export share', 'T=0.7 share'],
         figures.map((f) => {
           const floor = f.weightBytes / bandwidth.bestPerSecond;
+          // Matrix FLOPs of the prefill as the profiler counted them (2·M·N·K per matmul).
+          const prefillFlops = f.profile?.prefill.reduce((sum, t) => sum + t.flops, 0);
+          const prefillRate = prefillFlops !== undefined ? prefillFlops / f.prefillSeconds : NaN;
           return [
             f.name,
             mib(f.weightBytes),
@@ -352,6 +397,8 @@ async function main() {
             (f.decodeSecondsPerToken * 1000).toFixed(1),
             (floor * 1000).toFixed(2),
             `${(f.decodeSecondsPerToken / floor).toFixed(1)}x`,
+            (prefillRate / 1e9).toFixed(2),
+            `${((prefillRate / squareRate) * 100).toFixed(0)}%`,
             `${(((f.exportSeconds - f.plainSeconds) / f.exportSeconds) * 100).toFixed(1)}%`,
             `${(((f.sharpenedSeconds - f.plainSeconds) / f.sharpenedSeconds) * 100).toFixed(1)}%`,
           ];
@@ -360,6 +407,7 @@ async function main() {
     );
     log(
       'prefill tok/s = prompt / time to the first greedy token (includes the last row\'s logits and the pick); ' +
+        "prefill GFLOP/s = the prefill's matrix FLOPs (2·M·N·K, as profiled) / its time, 'of square' its share of the square matmul rate; " +
         "export share = (t_with − t_without) / t_with for the same generate() with rows 'last-and-generated', both from an empty KV cache; " +
         'T=0.7 share: the same for attention temperature 0.7 on every head against 1.',
     );

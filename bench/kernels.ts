@@ -1,10 +1,13 @@
-// Kernel bench (`npm run bench:kernels -- [--types Q8_0,Q4_K] [--shape N,K] [--tokens 1,4,32]`):
+// Kernel bench (`npm run bench:kernels -- [--types Q8_0,Q4_K] [--shape N,K] [--tokens 1,4,32] [--square 512]`):
 // every matrix kernel this adapter can run, on one weight matrix, at several token counts:
-// ms per dispatch, GB/s of weights streamed and GFLOP/s. Also the best square f32 matmul rate,
-// the reference for the prefill target (issue 17: prefill ≥ 70 % of it).
+// ms per dispatch, GB/s of weights streamed and GFLOP/s. Then two probes that bound decode and
+// prefill on this adapter: per weight type, a kernel that only streams the weight bytes and one
+// that only decodes them (matvec_rows without the inputs), against matvec_rows itself; and the
+// square f32 matmul rate of matmul_blocked (the prefill reference: prefill ≥ 70 % of it).
 
 import { parseArgs } from 'node:util';
-import type { GpuContext } from '../src/engine/gpu';
+import { shaderSource, type GpuContext } from '../src/engine/gpu';
+import { nodePlatform } from '../src/engine/platform-node';
 import { linearKernels, recordMatmul, type LinearKernel } from '../src/engine/ops/matmul';
 import { Recorder } from '../src/engine/recorder';
 import { uploadMatrix, type GpuMatrix } from '../src/engine/weights';
@@ -56,6 +59,70 @@ async function time(ctx: GpuContext, record: (rec: Recorder) => void): Promise<n
   return best;
 }
 
+/** The probe kernels for one weight type: [name, WGSL, workgroups]. */
+async function probes(type: GGMLType, N: number, K: number): Promise<Array<[string, string, number]>> {
+  const platform = await nodePlatform();
+  const bindings = `
+@group(0) @binding(1) var<storage, read> weights: array<u32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+fn x_at(i: u32) -> f32 { return 0.0; }`;
+  const words = `
+@group(0) @binding(1) var<storage, read> words: array<vec4u>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;`;
+  const stream = `${words}
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) n: vec3u) {
+  var acc = vec4u(0u);
+  for (var i = g.x; i < arrayLength(&words); i += n.x * 64u) { acc += words[i]; }
+  y[g.x] = f32(acc.x ^ acc.y ^ acc.z ^ acc.w);
+}`;
+  const decode = shaderSource(
+    (name) =>
+      name === 'probe'
+        ? `${bindings}
+//#include weights
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) {
+  let n0 = g.x * 4u;
+  if (n0 >= ${N}u) { return; }
+  var a = vec4f(0.0);
+  for (var kb = 0u; kb < ${Math.ceil(K / 32)}u; kb++) {
+    let b0 = block_at(n0, kb, ${K}u); let b1 = block_at(min(n0 + 1u, ${N - 1}u), kb, ${K}u);
+    let b2 = block_at(min(n0 + 2u, ${N - 1}u), kb, ${K}u); let b3 = block_at(min(n0 + 3u, ${N - 1}u), kb, ${K}u);
+    for (var i = 0u; i < 8u; i++) { a += block_quad(b0, i) + block_quad(b1, i) + block_quad(b2, i) + block_quad(b3, i); }
+  }
+  y[g.x] = a.x + a.y + a.z + a.w;
+}`
+        : platform.loadShader(name),
+    'probe',
+    type,
+    ctx0?.caps.packed4x8 ?? false,
+  );
+  return [
+    ['read the weight bytes only', stream, Math.ceil(N / 64)],
+    ['decode the weights only', decode, Math.ceil(N / 256)],
+  ];
+}
+let ctx0: GpuContext | undefined;
+
+async function timeRaw(ctx: GpuContext, pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, groups: number): Promise<number> {
+  const run = async (repeats: number) => {
+    const encoder = ctx.device.createCommandEncoder();
+    for (let i = 0; i < repeats; i++) {
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(groups);
+      pass.end();
+    }
+    const started = performance.now();
+    ctx.device.queue.submit([encoder.finish()]);
+    await ctx.device.queue.onSubmittedWorkDone();
+    return (performance.now() - started) / 1000 / repeats;
+  };
+  await run(1);
+  const repeats = Math.max(1, Math.min(50, Math.round(0.3 / (await run(1)))));
+  return Math.min(await run(repeats), await run(repeats), await run(repeats));
+}
+
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
@@ -74,6 +141,7 @@ async function main() {
   const [N, K] = values.shape.split(',').map(Number);
   const tokenCounts = values.tokens.split(',').map(Number);
   const ctx = await openNodeGpu();
+  ctx0 = ctx;
   try {
     log(`adapter: ${ctx.adapter.description}${ctx.caps.software ? ' (software)' : ''}; subgroups ${ctx.caps.subgroups}`);
     const kernels: LinearKernel[] = [
@@ -99,6 +167,40 @@ async function main() {
     }
     log('');
     log(table(['weights', 'N x K', 'tokens', 'kernel', 'ms', 'weight GB/s', 'GFLOP/s'], rows));
+
+    // Probes: what bounds a matrix-vector product on this adapter?
+    const probeRows: string[][] = [];
+    for (const name of values.types.split(',')) {
+      const type = GGMLType[name as keyof typeof GGMLType];
+      const weight = await upload(ctx, type, N, K);
+      const part = weight.parts[0];
+      const bytes = part.buffer.size;
+      const x = floats(ctx, random(K, 2));
+      const y = ctx.device.createBuffer({ size: N * 4 * 64, usage: GPUBufferUsage.STORAGE });
+      for (const [probe, code, groups] of await probes(type, N, K)) {
+        const pipeline = ctx.device.createComputePipeline({ layout: 'auto', compute: { module: ctx.device.createShaderModule({ code }), entryPoint: 'main' } });
+        const bindGroup = ctx.device.createBindGroup({
+          layout: pipeline.getBindGroupLayout(0),
+          entries: [{ binding: 1, resource: { buffer: part.buffer } }, { binding: 3, resource: { buffer: y } }],
+        });
+        const seconds = await timeRaw(ctx, pipeline, bindGroup, groups);
+        probeRows.push([typeName(type), probe, (seconds * 1000).toFixed(2), (bytes / seconds / 1e9).toFixed(2), ((N * K) / seconds / 1e9).toFixed(2)]);
+      }
+      const seconds = await time(ctx, (rec) => recordMatmul(rec, ctx, { weight, x, y, M: 1, kernel: 'matvec_rows' }));
+      probeRows.push([typeName(type), 'matvec_rows (decode, for comparison)', (seconds * 1000).toFixed(2), (bytes / seconds / 1e9).toFixed(2), ((N * K) / seconds / 1e9).toFixed(2)]);
+    }
+    log('');
+    log(`probes on ${N}x${K}: only read the weight bytes (vec4<u32> per lane, lanes adjacent); only decode them (4 rows per invocation, as matvec_rows, no inputs)`);
+    log(table(['weights', 'probe', 'ms', 'weight GB/s', 'G weights/s'], probeRows));
+
+    // Square f32 matmul with the prefill kernel (its weights already f32 rows).
+    const S = Number(values.square);
+    const f32 = await upload(ctx, GGMLType.F32, S, S);
+    const xs = floats(ctx, random(S * S, 3));
+    const ys = ctx.device.createBuffer({ size: S * S * 4, usage: GPUBufferUsage.STORAGE });
+    const squareSeconds = await time(ctx, (rec) => recordMatmul(rec, ctx, { weight: f32, x: xs, y: ys, M: S, kernel: 'matmul_blocked' }));
+    log('');
+    log(`square f32 matmul ${S}³ with matmul_blocked (includes its f32 copy pass): ${(squareSeconds * 1000).toFixed(1)} ms, ${((2 * S ** 3) / squareSeconds / 1e9).toFixed(2)} GFLOP/s`);
   } finally {
     ctx.destroy();
   }
