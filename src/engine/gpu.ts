@@ -52,7 +52,11 @@ export interface GpuContextOptions {
    * emulation, so the bench can show what they cost there.
    */
   readonly software?: boolean;
-  /** false: never use unpack4xI8, so tests can run the shift-based int8 path where WGSL has it. */
+  /**
+   * unpack4xI8 for Q8_0's signed bytes. Default: where the WGSL has it, except on CPU emulations
+   * (SwiftShader's is slower than three shifts: bench/kernels.ts's decode probe). true: wherever
+   * the WGSL has it; false: never. Tests use both to run both paths.
+   */
   readonly packed4x8?: boolean;
 }
 
@@ -156,6 +160,8 @@ export class GpuContext {
       },
     });
     const info = adapter.info;
+    const software = options.software ?? isSoftwareAdapter(info);
+    const hasPacked4x8 = platform.gpu.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product') ?? false;
     const caps: Capabilities = {
       maxBufferSize: device.limits.maxBufferSize,
       maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
@@ -165,8 +171,8 @@ export class GpuContext {
       subgroups: device.features.has('subgroups'),
       timestampQuery: device.features.has('timestamp-query'),
       shaderF16: device.features.has('shader-f16'),
-      software: options.software ?? isSoftwareAdapter(info),
-      packed4x8: options.packed4x8 !== false && (platform.gpu.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product') ?? false),
+      software,
+      packed4x8: hasPacked4x8 && (options.packed4x8 ?? !software),
     };
     const description =
       [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s && s.length > 0).join(' ') ||

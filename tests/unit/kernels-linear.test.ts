@@ -19,11 +19,11 @@ import { bufferFrom, compare, createTestContext, poisonedBuffer, randomArray, re
 /** Uses subgroups where the adapter has them (the production default). */
 const ctx = await createTestContext();
 const hasSubgroups = ctx.caps.subgroups;
-/** Signed bytes by shifts, where the adapter's WGSL would use unpack4xI8 (weights/q8_0.wgsl's int8x4). */
-const shifts = await createTestContext({ packed4x8: false });
+/** Q8_0's signed bytes the other way (weights/q8_0.wgsl's int8x4): unpack4xI8 where ctx shifts, or shifts. */
+const other = await createTestContext({ packed4x8: !ctx.caps.packed4x8 });
 afterAll(() => {
   ctx.destroy();
-  shifts.destroy();
+  other.destroy();
 });
 
 /** A context whose storage bindings hold at most `bytes`, to force row splitting. */
@@ -116,9 +116,9 @@ describe.each(TYPES.map((type) => [typeName(type), type] as const))('matrix kern
     it.each(shapes)(`M=%i N=%i K=%i matches float64`, (M, N, K) => checkProducts(ctx, kernel, type, M, N, K));
   });
 
-  if (type === GGMLType.Q8_0 && ctx.caps.packed4x8)
-    it.each(KERNELS)('Q8_0 %s with signed bytes by shifts instead of unpack4xI8 matches float64', (kernel) =>
-      checkProducts(shifts, kernel, type, 37, 65, 160),
+  if (type === GGMLType.Q8_0 && other.caps.packed4x8 !== ctx.caps.packed4x8)
+    it.each(KERNELS)(`Q8_0 %s with signed bytes by ${other.caps.packed4x8 ? 'unpack4xI8' : 'shifts'} matches float64 too`, (kernel) =>
+      checkProducts(other, kernel, type, 37, 65, 160),
     );
   else if (type === GGMLType.Q8_0) it.skip('Q8_0 with unpack4xI8: skipped, this adapter\'s WGSL lacks packed_4x8_integer_dot_product (the shift path ran above)');
 
