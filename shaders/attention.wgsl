@@ -6,6 +6,12 @@
 // Pass 1 finds the softmax max and normaliser online; pass 2 recomputes each score, writes
 // the exact probability where it is asked for (export rows, one head's full map) and
 // accumulates the output 64 keys at a time.
+// Batch layout (seqLen > 0, for scoring many continuations of one prefix): the chunk is
+// sequences of seqLen tokens, each continuing the cached positions [0, queryStart). Token j of
+// the chunk's sequence b sits at position queryStart + j and its K/V at cache row
+// queryStart + b·seqLen + j; it sees the prefix and its own sequence's tokens 0…j. Keys are
+// walked by position exactly as for one sequence (window, soft-cap and temperature unchanged);
+// only the cache row a key is read from moves.
 
 struct Params {
   M: u32,            // queries in this chunk
@@ -23,7 +29,7 @@ struct Params {
   scale: f32,        // usually 1 / sqrt(headDim)
   softcap: f32,      // 0 = off
   window: u32,       // a query sees keys with query − key < window; 0 = unlimited
-  _pad: u32,
+  seqLen: u32,       // 0: the chunk is one sequence; > 0: sequences of seqLen tokens (see above)
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -45,9 +51,14 @@ var<workgroup> maxShared: array<f32, WG>;
 var<workgroup> sumShared: array<f32, WG>;
 var<workgroup> probShared: array<f32, WG>;
 
-/** The score of key k before the temperature: scaled dot product, soft-capped when asked. */
-fn score(k: u32, kvHead: u32) -> f32 {
-  let base = (k * params.nHeadKv + kvHead) * params.headDim;
+/** Cache row of the key at position k: past the shared prefix, `shift` rows on (batch layout). */
+fn cacheRow(k: u32, shift: u32) -> u32 {
+  return select(k, k + shift, k >= params.queryStart);
+}
+
+/** The score of the key in cache row `row` before the temperature: scaled dot product, soft-capped when asked. */
+fn score(row: u32, kvHead: u32) -> f32 {
+  let base = (row * params.nHeadKv + kvHead) * params.headDim;
   var dot = 0.0;
   for (var d = 0u; d < params.headDim; d++) {
     dot += qShared[d] * kv[base + d];
@@ -64,7 +75,14 @@ fn score(k: u32, kvHead: u32) -> f32 {
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let h = wg.x;
   let m = wg.y;
-  let queryPos = params.queryStart + m;
+  // The query's position, and how far past its position its sequence's keys sit in the cache.
+  var queryPos = params.queryStart + m;
+  var keyShift = 0u;
+  if (params.seqLen > 0u) {
+    let j = m % params.seqLen;
+    queryPos = params.queryStart + j;
+    keyShift = m - j;
+  }
   let nKeys = queryPos + 1u;
   var firstKey = 0u;
   if (params.window > 0u && nKeys > params.window) {
@@ -83,7 +101,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
   var runMax = -3.0e38;
   var runSum = 0.0;
   for (var k = firstKey + lid; k < nKeys; k += WG) {
-    let s = score(k, kvHead) * invTemperature;
+    let s = score(cacheRow(k, keyShift), kvHead) * invTemperature;
     if (s > runMax) {
       runSum = runSum * exp(runMax - s) + 1.0;
       runMax = s;
@@ -119,7 +137,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
     let k = tile + lid;
     var p = 0.0;
     if (k < nKeys) {
-      p = exp(score(k, kvHead) * invTemperature - softmaxMax) / softmaxSum;
+      p = exp(score(cacheRow(k, keyShift), kvHead) * invTemperature - softmaxMax) / softmaxSum;
       if (slot != NONE && k < params.exportKeys) {
         rows[rowBase + k] = p;
       }
@@ -135,7 +153,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
       if (d < params.headDim) {
         var sum = 0.0;
         for (var t = 0u; t < tileLen; t++) {
-          sum += probShared[t] * kv[vBase + ((tile + t) * params.nHeadKv + kvHead) * params.headDim + d];
+          sum += probShared[t] * kv[vBase + (cacheRow(tile + t, keyShift) * params.nHeadKv + kvHead) * params.headDim + d];
         }
         acc[j] += sum;
       }

@@ -1,5 +1,6 @@
-// Rotary position embedding in place on x (M, nHeads, headDim) at positions posStart + m.
-// NEOX rotates (x_i, x_{i+d/2}); otherwise adjacent pairs (x_{2i}, x_{2i+1}).
+// Rotary position embedding in place on x (M, nHeads, headDim) at positions posStart + m, or,
+// for a batch of sequences of seqLen tokens that all continue the first posStart positions,
+// posStart + m % seqLen. NEOX rotates (x_i, x_{i+d/2}); otherwise adjacent pairs (x_{2i}, x_{2i+1}).
 // cos/sin come from a table computed in float64 on the CPU: f32 sin/cos of large angles
 // (pos · freq reaches thousands of radians) lose several digits on some GPUs.
 
@@ -8,6 +9,7 @@ struct Params {
   nHeads: u32,
   headDim: u32,
   posStart: u32,
+  seqLen: u32,  // 0: one sequence; > 0: the chunk is sequences of seqLen tokens
 }
 
 override NEOX: bool = false;
@@ -29,7 +31,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let row = index / half;             // (m, head)
   let m = row / params.nHeads;
   let base = row * params.headDim;
-  let cs = table[(params.posStart + m) * half + i];
+  let position = params.posStart + select(m, m % max(params.seqLen, 1u), params.seqLen > 0u);
+  let cs = table[position * half + i];
   let c = cs.x;
   let s = cs.y;
   var a: u32;

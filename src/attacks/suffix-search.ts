@@ -10,6 +10,12 @@ import { AttackInputError, buildSegments, type AttackStep, type TrajectoryOption
  */
 export type SuffixScorer = (suffixTokenIds: readonly number[], signal?: AbortSignal) => Promise<number>;
 
+/**
+ * Scores several candidate suffixes at once, the score of each in order: the same numbers the
+ * `SuffixScorer` would give one by one (the lab scores an iteration's candidates in one GPU batch).
+ */
+export type SuffixBatchScorer = (suffixes: readonly (readonly number[])[], signal?: AbortSignal) => Promise<readonly number[]>;
+
 export interface SuffixSearchOptions {
   /** Token ids a suffix may contain (e.g. the tokenizer's plain-text tokens). */
   vocabulary: readonly number[];
@@ -32,6 +38,8 @@ export interface SuffixSearchOptions {
    * suffix. More candidates buy steadier progress per accepted step for more scorer calls.
    */
   candidatesPerIteration?: number;
+  /** Scores each iteration's candidates in one call; default: `score` on each in turn. */
+  scoreBatch?: SuffixBatchScorer;
   /** Called after every iteration with the best score so far (progress). */
   onIteration?: (iteration: number, bestScore: number) => void;
   signal?: AbortSignal;
@@ -85,14 +93,31 @@ function cancelled(): DOMException {
   return new DOMException('The suffix search was cancelled.', 'AbortError');
 }
 
-async function scoreChecked(score: SuffixScorer, suffix: readonly number[], iteration: number, signal?: AbortSignal): Promise<number> {
-  if (signal?.aborted) throw cancelled();
-  const value = await score(suffix, signal);
+function checkedScore(value: number, iteration: number, signal?: AbortSignal): number {
   if (signal?.aborted) throw cancelled();
   if (Number.isNaN(value)) {
     throw new AttackInputError(`The suffix scorer returned NaN at iteration ${iteration}; check that the target text tokenises to at least one token.`);
   }
   return value;
+}
+
+async function scoreChecked(score: SuffixScorer, suffix: readonly number[], iteration: number, signal?: AbortSignal): Promise<number> {
+  if (signal?.aborted) throw cancelled();
+  return checkedScore(await score(suffix, signal), iteration, signal);
+}
+
+/** Every candidate's score, in order: one batch call, or one call each. */
+async function scoreAll(score: SuffixScorer, candidates: readonly number[][], iteration: number, options: SuffixSearchOptions): Promise<number[]> {
+  const { scoreBatch, signal } = options;
+  if (!scoreBatch || candidates.length === 0) {
+    const scores: number[] = [];
+    for (const candidate of candidates) scores.push(await scoreChecked(score, candidate, iteration, signal));
+    return scores;
+  }
+  if (signal?.aborted) throw cancelled();
+  const scores = await scoreBatch(candidates, signal);
+  if (scores.length !== candidates.length) throw new Error(`the batch scorer returned ${scores.length} scores for ${candidates.length} candidates`);
+  return scores.map((value) => checkedScore(value, iteration, signal));
 }
 
 /**
@@ -120,15 +145,18 @@ export async function* suffixSearch(score: SuffixScorer, options: SuffixSearchOp
   const perIteration = options.candidatesPerIteration ?? 1;
   for (let iteration = 1; iteration <= iterations; iteration++) {
     const size = Math.min(chunkSizeAt(iteration, maxChunk), best.length);
-    let winner: { suffix: number[]; score: number; start: number } | undefined;
+    // Every candidate is drawn before any is scored (scoring never touches the random stream).
+    const candidates: { suffix: number[]; start: number }[] = [];
     for (let c = 0; c < perIteration; c++) {
       const start = Math.floor(random() * (best.length - size + 1));
       const candidate = [...best];
       for (let position = start; position < start + size; position++) candidate[position] = randomToken();
       if (candidate.every((id, i) => id === best[i])) continue;
-      const candidateScore = await scoreChecked(score, candidate, iteration, signal);
-      if (!winner || candidateScore > winner.score) winner = { suffix: candidate, score: candidateScore, start };
+      candidates.push({ suffix: candidate, start });
     }
+    const scores = await scoreAll(score, candidates.map((c) => c.suffix), iteration, options);
+    let winner: { suffix: number[]; score: number; start: number } | undefined;
+    for (const [c, candidate] of candidates.entries()) if (!winner || scores[c] > winner.score) winner = { ...candidate, score: scores[c] };
     options.onIteration?.(iteration, Math.max(bestScore, winner?.score ?? -Infinity));
     if (!winner || !(winner.score > bestScore)) continue;
     best = winner.suffix;

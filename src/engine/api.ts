@@ -56,6 +56,14 @@ export interface LogprobsOptions {
   readonly reuse?: CacheReuse;
 }
 
+/** Longest continuation `logprobs` and `logprobsBatch` take: one prefill chunk of the engine. */
+export const MAX_SCORED_CONTINUATION = 128;
+
+export interface LogprobsBatchOptions extends LogprobsOptions {
+  /** Score each continuation's last `scoreLast` tokens only (default: every token). */
+  readonly scoreLast?: number;
+}
+
 export interface AttentionRows {
   /** Absolute query position of each exported slot. */
   readonly queries: readonly number[];
@@ -123,5 +131,15 @@ export interface LoadedModel {
    * an affirmative target ("Sure, here is") after a prompt. Reuses the cache like `generate`.
    */
   logprobs(prefix: readonly number[], continuation: readonly number[], options?: LogprobsOptions): Promise<Float64Array>;
+  /**
+   * `logprobs(prefix, continuation)` for B continuations of one length L at once, e.g. the
+   * candidate suffixes of an attack, each followed by the target: per continuation, the log p of
+   * its last `scoreLast` tokens. The prefix runs once (or is reused from the cache like
+   * `logprobs`); then the continuations run side by side, as many per submit as the activations
+   * hold, each seeing the prefix and only its own tokens. No attention is exported. Afterwards
+   * the cache holds the prefix. Needs a prefix of at least one token, L ≤ MAX_SCORED_CONTINUATION,
+   * and prefix + L within the context.
+   */
+  logprobsBatch(prefix: readonly number[], continuations: readonly (readonly number[])[], options?: LogprobsBatchOptions): Promise<Float64Array[]>;
   dispose(): void;
 }

@@ -13,6 +13,7 @@ import { embeddingPipeline, recordEmbedding } from './ops/embedding';
 import { linearKernels, linearPipelines, recordMatmul } from './ops/matmul';
 import { rmsNormPipeline, recordRmsNorm } from './ops/rmsnorm';
 import { recordRope, ropePipeline, ropeTable } from './ops/rope';
+import { logprobPipeline } from './ops/logprob';
 import { samplePipeline } from './ops/sample';
 import type { Recorder } from './recorder';
 
@@ -106,6 +107,12 @@ export interface ForwardStep {
   /** Logits for the last `logitRows` tokens of the chunk (0: none). */
   readonly logitRows: number;
   readonly logits: GPUBuffer;
+  /**
+   * 0 or absent: the chunk is one sequence at positions posStart…. > 0: it is M / seqLen sequences
+   * of seqLen tokens, each continuing positions [0, posStart) at positions posStart…posStart+seqLen-1,
+   * their K/V one after another from cache row posStart (see shaders/attention.wgsl).
+   */
+  readonly seqLen?: number;
 }
 
 const NONE = 0xffffffff;
@@ -133,7 +140,7 @@ export function recordForward(
       recordRmsNorm(rec, ctx, { x: act.q, weight: layer.qNorm, rows: M * nHead, cols: headDim, eps: rmsEps });
       recordRmsNorm(rec, ctx, { x: act.k, weight: layer.kNorm, rows: M * nHeadKv, cols: headDim, eps: rmsEps });
     }
-    const rope = { table: kv.ropeTables[l], M, headDim, posStart, style: config.ropeStyle };
+    const rope = { table: kv.ropeTables[l], M, headDim, posStart, style: config.ropeStyle, seqLen: step.seqLen };
     recordRope(rec, ctx, { ...rope, x: act.q, nHeads: nHead });
     recordRope(rec, ctx, { ...rope, x: act.k, nHeads: nHeadKv });
     rec.copy(act.k, 0, kv.layers[l], posStart * kvRowBytes, M * kvRowBytes);
@@ -161,6 +168,7 @@ export function recordForward(
       scale: config.attentionScale,
       softcap: config.attnSoftcap,
       window: config.slidingLayers[l] ? config.slidingWindow : 0,
+      seqLen: step.seqLen,
     });
     recordMatmul(rec, ctx, { weight: layer.wo, x: act.attnOut, y: act.proj, M });
     if (layer.postAttnNorm) recordRmsNorm(rec, ctx, { x: act.proj, weight: layer.postAttnNorm, rows: M, cols: nEmbd, eps: rmsEps });
@@ -174,10 +182,21 @@ export function recordForward(
     recordAdd(rec, ctx, act.x, act.proj, M * nEmbd);
   });
   const rows = step.logitRows;
-  if (rows === 0) return;
-  recordRmsNorm(rec, ctx, { x: act.x, weight: weights.outputNorm, out: act.xNorm, rows, cols: nEmbd, eps: rmsEps, inRowOffset: M - rows });
-  recordMatmul(rec, ctx, { weight: weights.output, x: act.xNorm, y: step.logits, M: rows });
-  if (config.finalSoftcap > 0) recordSoftcap(rec, ctx, step.logits, rows * config.vocabSize, config.finalSoftcap);
+  if (rows > 0) recordLogits(rec, ctx, config, weights, { x: act.x, rowOffset: M - rows, rows, xNorm: act.xNorm, logits: step.logits });
+}
+
+/** Final RMSNorm, output matrix and soft-cap: logits (rows, vocab) of x's rows [rowOffset, rowOffset + rows). */
+export function recordLogits(
+  rec: Recorder,
+  ctx: GpuContext,
+  config: ModelConfig,
+  weights: ModelWeights,
+  a: { x: GPUBuffer; rowOffset: number; rows: number; xNorm: GPUBuffer; logits: GPUBuffer },
+): void {
+  const { nEmbd, rmsEps } = config;
+  recordRmsNorm(rec, ctx, { x: a.x, weight: weights.outputNorm, out: a.xNorm, rows: a.rows, cols: nEmbd, eps: rmsEps, inRowOffset: a.rowOffset });
+  recordMatmul(rec, ctx, { weight: weights.output, x: a.xNorm, y: a.logits, M: a.rows });
+  if (config.finalSoftcap > 0) recordSoftcap(rec, ctx, a.logits, a.rows * config.vocabSize, config.finalSoftcap);
 }
 
 /** Every pipeline variant `recordForward` and generation will use for this model. */
@@ -201,5 +220,6 @@ export function forwardPipelines(ctx: GpuContext, config: ModelConfig, weights: 
   if (config.finalSoftcap > 0) add(softcapPipeline());
   add(samplePipeline(true));
   add(samplePipeline(false));
+  add(logprobPipeline());
   return list;
 }

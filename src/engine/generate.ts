@@ -1,19 +1,24 @@
-// LoadedModel on the GPU: prefill in chunks, greedy or sampled decode, and attention export
-// (rows of chosen queries, one head's full map).
+// LoadedModel on the GPU: prefill in chunks, greedy or sampled decode, attention export (rows
+// of chosen queries, one head's full map), and scoring many continuations of one prefix at once.
 
-import type { GenerateOptions, GenerateResult, LoadedModel, LogprobsOptions, SamplingOptions } from './api';
+import { MAX_SCORED_CONTINUATION, type GenerateOptions, type GenerateResult, type LoadedModel, type LogprobsBatchOptions, type LogprobsOptions, type SamplingOptions } from './api';
 import type { ModelConfig } from './config';
 import { EngineInputError, NonFiniteOutputError } from '../errors';
-import { Activations, KvCache, recordForward, type AttentionTargets } from './forward';
+import { Activations, KvCache, recordForward, recordLogits, type AttentionTargets } from './forward';
 import type { GpuContext } from './gpu';
 import type { ModelWeights } from './model';
 import { NO_SLOT } from './ops/attention';
+import { LOGPROB_STATS, logprobFromStats, recordLogprobStats } from './ops/logprob';
 import { recordSample } from './ops/sample';
 import { Recorder } from './recorder';
+import { checkScoringBatch, checkTokenIds, planSequenceChunks, type ScoringBatchShape } from './score-batch';
 import { mulberry32 } from '../util/random';
 
-/** Tokens per prefill chunk: bounds activation memory for long prompts. */
-const PREFILL_CHUNK = 128;
+/**
+ * Tokens per prefill chunk: bounds activation memory for long prompts. A scored continuation, or
+ * one sequence of a scoring batch, fits in one.
+ */
+const PREFILL_CHUNK = MAX_SCORED_CONTINUATION;
 /** Logits of the sampled row read back to check they are finite when no logits were asked for. */
 const PROBE_LOGITS = 256;
 
@@ -89,8 +94,7 @@ export class GpuModel implements LoadedModel {
     const { vocabSize, contextLength } = this.config;
     if (this.disposed) throw new EngineInputError('This model has been unloaded; load it again.');
     if (prompt.length === 0) throw new EngineInputError('The prompt is empty; give at least one token.');
-    const bad = prompt.find((t) => !Number.isInteger(t) || t < 0 || t >= vocabSize);
-    if (bad !== undefined) throw new EngineInputError(`Token id ${bad} is outside this model's vocabulary of ${vocabSize}; use the tokenizer that belongs to this model.`);
+    checkTokenIds(prompt, vocabSize);
     if (!(options.maxNewTokens >= 0)) throw new EngineInputError(`maxNewTokens must be 0 or more, got ${options.maxNewTokens}; pass a whole number.`);
     if (prompt.length + options.maxNewTokens > contextLength)
       throw new EngineInputError(
@@ -117,6 +121,16 @@ export class GpuModel implements LoadedModel {
     this.validate([...prefix, ...continuation], { maxNewTokens: 0 });
     const { logits } = await this.exclusive(() => this.run(sequence, { maxNewTokens: 0, logits: 'generated', signal: options.signal, reuse: options.reuse }, T));
     return Float64Array.from(continuation, (token, i) => logSoftmaxAt(logits[i], token));
+  }
+
+  async logprobsBatch(
+    prefix: readonly number[],
+    continuations: readonly (readonly number[])[],
+    options: LogprobsBatchOptions = {},
+  ): Promise<Float64Array[]> {
+    if (this.disposed) throw new EngineInputError('This model has been unloaded; load it again.');
+    const shape = checkScoringBatch(this.config, prefix, continuations, options.scoreLast, PREFILL_CHUNK);
+    return this.exclusive(() => this.scoreBatch(prefix, continuations, shape, options));
   }
 
   private async exclusive<T>(work: () => Promise<T>): Promise<T> {
@@ -254,6 +268,97 @@ export class GpuModel implements LoadedModel {
       const attention = request ? await this.readAttention(targets, nSlots, exportKeys, slotQueries, P, temporary) : undefined;
       this.cachedTokens = fed;
       return { prompt: [...prompt], reusedPrefix: reuse, generated, logits: outLogits, attention };
+    } finally {
+      for (const b of temporary) b.destroy();
+    }
+  }
+
+  /**
+   * Sequence b is the prefix's last token followed by continuation b without its last token: its
+   * L rows' logits predict continuation b's L tokens, and all sequences continue the same cached
+   * positions [0, P-1). So the prefix but its last token is prefilled once (or reused), then the
+   * sequences run side by side in the batch layout (forward.ts, `seqLen`), whole sequences per
+   * submit, each submit's K/V in the cache rows after the prefix. Only the scored rows reach the
+   * output matrix, and only three floats of each come back (ops/logprob.ts).
+   */
+  private async scoreBatch(
+    prefix: readonly number[],
+    continuations: readonly (readonly number[])[],
+    { length: L, scored }: ScoringBatchShape,
+    options: LogprobsBatchOptions,
+  ): Promise<Float64Array[]> {
+    const { ctx, config, rec } = this;
+    const { vocabSize, nEmbd } = config;
+    const B = continuations.length;
+    const shared = prefix.slice(0, -1);
+    const start = shared.length;
+    const maxLogitRows = Math.floor(Math.min(ctx.caps.maxStorageBufferBindingSize, ctx.caps.maxBufferSize) / (vocabSize * 4));
+    const plan = planSequenceChunks(B, L, scored, PREFILL_CHUNK, maxLogitRows);
+    const perChunk = plan[0].count;
+    this.ensureCapacity(Math.max(perChunk * L, Math.min(PREFILL_CHUNK, start)), start + perChunk * L);
+    const act = this.act!;
+    const kv = this.kv!;
+    const reuse = options.reuse === 'none' ? 0 : commonPrefix(this.cachedTokens, shared);
+    this.cachedTokens = [];
+
+    const temporary: GPUBuffer[] = [];
+    const temp = (label: string, size: number, usage?: number) => {
+      const b = this.buffer(label, size, usage);
+      temporary.push(b);
+      return b;
+    };
+    const statsBytes = B * scored * LOGPROB_STATS * 4;
+    const logits = temp('batch-logits', perChunk * scored * vocabSize * 4); // (perChunk · scored, vocab)
+    const targetIds = temp('batch-targets', B * scored * 4);                // (B · scored) u32
+    const stats = temp('batch-logprob-stats', statsBytes);                  // (B · scored, LOGPROB_STATS)
+    const readback = temp('batch-readback', statsBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    // Nothing is exported: every query's slot is NONE, and no layer writes the map.
+    const noExport: AttentionTargets = {
+      aux: this.aux,
+      slotOffset: this.slotOffset,
+      rows: ctx.scratchPlaceholder,
+      nSlots: 1,
+      exportKeys: 1,
+      map: temp('attention-map-none', 16),
+      mapLayer: -1,
+      mapHead: NO_SLOT,
+      mapKeys: 1,
+    };
+    const feed = (tokens: readonly number[]) => {
+      ctx.assertAlive();
+      if (options.signal?.aborted) throw new DOMException('Scoring was cancelled.', 'AbortError');
+      ctx.device.queue.writeBuffer(act.tokens, 0, Uint32Array.from(tokens));
+    };
+    try {
+      ctx.device.queue.writeBuffer(this.aux, this.slotOffset * 4, new Uint32Array(PREFILL_CHUNK).fill(NO_SLOT));
+      ctx.device.queue.writeBuffer(targetIds, 0, Uint32Array.from(continuations.flatMap((c) => c.slice(L - scored))));
+      for (let s = reuse; s < start; s += PREFILL_CHUNK) {
+        const tokens = shared.slice(s, Math.min(s + PREFILL_CHUNK, start));
+        feed(tokens);
+        recordForward(rec, ctx, config, this.weights, act, kv, noExport, { M: tokens.length, posStart: s, logitRows: 0, logits });
+        rec.submit();
+      }
+      const rowBytes = nEmbd * 4;
+      for (const { first, count } of plan) {
+        feed(continuations.slice(first, first + count).flatMap((c) => [prefix[start], ...c.slice(0, L - 1)]));
+        recordForward(rec, ctx, config, this.weights, act, kv, noExport, { M: count * L, posStart: start, logitRows: 0, logits, seqLen: L });
+        // Each sequence's scored rows (its last `scored`), gathered in front of proj (free after the last layer).
+        const gather = scored < L;
+        if (gather) for (let i = 0; i < count; i++) rec.copy(act.x, ((i + 1) * L - scored) * rowBytes, act.proj, i * scored * rowBytes, scored * rowBytes);
+        recordLogits(rec, ctx, config, this.weights, { x: gather ? act.proj : act.x, rowOffset: 0, rows: count * scored, xNorm: act.xNorm, logits });
+        recordLogprobStats(rec, ctx, { logits, targets: targetIds, stats, rows: count * scored, vocab: vocabSize, firstRow: first * scored });
+        rec.submit();
+      }
+      rec.copy(stats, 0, readback, 0, statsBytes);
+      rec.submit();
+      await this.map(readback);
+      ctx.assertAlive();
+      const values = new Float32Array(readback.getMappedRange().slice(0, statsBytes));
+      readback.unmap();
+      assertFinite(values);
+      // Every submit wrote the prefix's last token to row P-1 like a prefill would: the cache holds the prefix.
+      this.cachedTokens = [...prefix];
+      return continuations.map((_, b) => Float64Array.from({ length: scored }, (_, r) => logprobFromStats(values, b * scored + r)));
     } finally {
       for (const b of temporary) b.destroy();
     }

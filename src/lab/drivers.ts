@@ -2,8 +2,9 @@
 // custom) as it is; the suffix search driven by the model's log-probabilities of the target, which
 // yields the plain request, then its initial suffix and every accepted improvement. GCG comes next.
 
-import { suffixAttackStep, suffixSearch, type SuffixSearchOptions } from '../attacks/suffix-search';
+import { suffixAttackStep, suffixSearch, type SuffixBatchScorer, type SuffixScorer, type SuffixSearchOptions } from '../attacks/suffix-search';
 import type { AttackStep, PromptSegment } from '../attacks/types';
+import { MAX_SCORED_CONTINUATION, type LoadedModel } from '../engine/api';
 import { buildPrompt, type BuiltPrompt } from '../tokenizer/prompt';
 import type { Lab, Scenario, SuffixAttackSpec } from './scenario';
 import { suffixVocabulary } from './suffix-vocabulary';
@@ -42,10 +43,13 @@ export async function* attackSteps(lab: Lab, scenario: Scenario, options: Driver
   }
 }
 
+/** A candidate's score: log p of the whole target. */
+const total = (logprobs: Float64Array) => logprobs.reduce((a, b) => a + b, 0);
+
 /**
  * The suffix search. Candidates are always scored on the undefended model (the runner's defense
  * puts temperature 1 back after each defended run), on one set of target ids, and share the
- * cached prompt up to the suffix.
+ * cached prompt up to the suffix; an iteration's candidates are scored in one batch.
  */
 async function* suffixSteps(lab: Lab, scenario: Scenario, attack: SuffixAttackSpec, options: DriverOptions): AsyncGenerator<DrivenStep> {
   const { tokenizer, model } = lab;
@@ -58,9 +62,8 @@ async function* suffixSteps(lab: Lab, scenario: Scenario, attack: SuffixAttackSp
   const targetIds = targetIdsAfter(lab, plainPrompt, attack.target);
   const stepFor = (suffix: readonly number[]) =>
     suffixAttackStep(request.text, { step: 0, iteration: 0, suffix: [...suffix], score: 0 }, tokenizer.decode(suffix), { system });
-  const total = (logprobs: Float64Array) => logprobs.reduce((a, b) => a + b, 0);
-  const score = async (suffix: readonly number[], signal?: AbortSignal) =>
-    total(await model.logprobs(buildPrompt(tokenizer, stepFor(suffix).segments).tokens, targetIds, { signal, reuse: 'prefix' }));
+  const promptOf = (suffix: readonly number[]) => buildPrompt(tokenizer, stepFor(suffix).segments).tokens;
+  const score: SuffixScorer = async (suffix, signal) => total(await model.logprobs(promptOf(suffix), targetIds, { signal, reuse: 'prefix' }));
   // The plain request's score starts from an empty cache: it must not depend on what ran before.
   yield { attack: plain, score: total(await model.logprobs(plainPrompt.tokens, targetIds, { signal: options.signal, reuse: 'none' })) };
 
@@ -71,6 +74,7 @@ async function* suffixSteps(lab: Lab, scenario: Scenario, attack: SuffixAttackSp
     maxSteps: attack.maxSteps,
     suffixLength: attack.suffixLength ?? 20,
     candidatesPerIteration: attack.candidatesPerIteration ?? 1,
+    scoreBatch: batchScorer(model, promptOf, targetIds, score),
     signal: options.signal,
     onIteration: (iteration, best) => options.onSearch?.(iteration, attack.iterations, best),
   };
@@ -78,6 +82,42 @@ async function* suffixSteps(lab: Lab, scenario: Scenario, attack: SuffixAttackSp
     const step = suffixAttackStep(request.text, found, tokenizer.decode(found.suffix), { system });
     yield { attack: { ...step, step: found.step + 1 }, score: found.score };
   }
+}
+
+/**
+ * Scores candidates with `logprobsBatch`: those whose prompts have one length form a batch after
+ * the prefix their prompts share (the template, the request, the suffix up to the first changed
+ * token), each continuation scored on the target's tokens. A lone candidate, or a group whose
+ * prompts share no token or differ too early, is scored by `score` like before.
+ */
+export function batchScorer(model: LoadedModel, promptOf: (suffix: readonly number[]) => readonly number[], targetIds: readonly number[], score: SuffixScorer): SuffixBatchScorer {
+  return async (suffixes, signal) => {
+    const prompts = suffixes.map(promptOf);
+    const scores: number[] = [];
+    const byLength = new Map<number, number[]>();
+    for (const [i, prompt] of prompts.entries()) byLength.set(prompt.length, [...(byLength.get(prompt.length) ?? []), i]);
+    for (const group of byLength.values()) {
+      const sequences = group.map((i) => [...prompts[i], ...targetIds]);
+      const shared = Math.min(commonPrefixLength(sequences), prompts[group[0]].length);
+      const length = sequences[0].length - shared;
+      if (group.length === 1 || shared === 0 || targetIds.length === 0 || length > MAX_SCORED_CONTINUATION) {
+        for (const i of group) scores[i] = await score(suffixes[i], signal);
+        continue;
+      }
+      const continuations = sequences.map((sequence) => sequence.slice(shared));
+      const logprobs = await model.logprobsBatch(sequences[0].slice(0, shared), continuations, { signal, reuse: 'prefix', scoreLast: targetIds.length });
+      group.forEach((i, g) => (scores[i] = total(logprobs[g])));
+    }
+    return scores;
+  };
+}
+
+/** Length of the prefix all sequences share. */
+function commonPrefixLength(sequences: readonly (readonly number[])[]): number {
+  const [first, ...rest] = sequences;
+  let n = 0;
+  while (n < first.length && rest.every((s) => n < s.length && s[n] === first[n])) n++;
+  return n;
 }
 
 /**

@@ -8,6 +8,7 @@ import { shaderSource, type PipelineKey } from '../../src/engine/gpu';
 import { ATTENTION_PARAMS, attentionPipeline, MAX_HEAD_DIM } from '../../src/engine/ops/attention';
 import { addPipeline, COUNT_PARAMS, gluPipeline, SOFTCAP_PARAMS, softcapPipeline } from '../../src/engine/ops/elementwise';
 import { EMBEDDING_PARAMS, embeddingPipeline } from '../../src/engine/ops/embedding';
+import { LOGPROB_PARAMS, logprobPipeline } from '../../src/engine/ops/logprob';
 import { DEQUANT_PARAMS, LINEAR_PARAMS, linearPipelines, MATMUL_TILE, SUBGROUP_MATVEC_TOKENS } from '../../src/engine/ops/matmul';
 import { RMSNORM_PARAMS, rmsNormPipeline } from '../../src/engine/ops/rmsnorm';
 import { ROPE_PARAMS, ropePipeline } from '../../src/engine/ops/rope';
@@ -27,6 +28,7 @@ const LAYOUTS: Record<string, UniformLayout> = {
   softcap: SOFTCAP_PARAMS,
   attention: ATTENTION_PARAMS,
   embedding: EMBEDDING_PARAMS,
+  logprob: LOGPROB_PARAMS,
   matmul: LINEAR_PARAMS,
   matvec: LINEAR_PARAMS,
   matvec_subgroups: LINEAR_PARAMS,
@@ -46,6 +48,7 @@ const PIPELINES: PipelineKey[] = [
   softcapPipeline(),
   attentionPipeline(),
   embeddingPipeline(GGMLType.F32),
+  logprobPipeline(),
   ...(['matmul', 'matvec', 'matvec_subgroups', 'matvec_rows', 'matmul_blocked'] as const).flatMap((k) =>
     [false, true].flatMap((bias) => linearPipelines(k, GGMLType.F32, bias)),
   ),

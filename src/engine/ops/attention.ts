@@ -1,4 +1,5 @@
-// Causal GQA attention with per-(layer, head) temperature and probability export (shaders/attention.wgsl).
+// Causal GQA attention with per-(layer, head) temperature and probability export
+// (shaders/attention.wgsl); a batch layout for many sequences after one shared prefix.
 
 import type { GpuContext, PipelineKey } from '../gpu';
 import type { Recorder } from '../recorder';
@@ -15,7 +16,7 @@ export const MAX_HEAD_DIM = 256;
 /** `Params` of shaders/attention.wgsl. */
 export const ATTENTION_PARAMS = defineUniform({
   M: 'u32', queryStart: 'u32', nHead: 'u32', nHeadKv: 'u32', headDim: 'u32', ctx: 'u32', layer: 'u32', nSlots: 'u32',
-  exportKeys: 'u32', mapHead: 'u32', mapKeys: 'u32', slotOffset: 'u32', scale: 'f32', softcap: 'f32', window: 'u32', _pad: 'u32',
+  exportKeys: 'u32', mapHead: 'u32', mapKeys: 'u32', slotOffset: 'u32', scale: 'f32', softcap: 'f32', window: 'u32', seqLen: 'u32',
 });
 
 export interface AttentionArgs {
@@ -43,6 +44,12 @@ export interface AttentionArgs {
   readonly softcap: number;
   /** Sliding window in positions for this layer; 0 = full causal attention. */
   readonly window: number;
+  /**
+   * 0 or absent: the M queries are one sequence at positions queryStart…. > 0: they are sequences
+   * of seqLen tokens, each continuing the cached positions [0, queryStart) with its own keys (no
+   * export: the rows and the map are indexed by position, which the sequences share).
+   */
+  readonly seqLen?: number;
 }
 
 export const attentionPipeline = (): PipelineKey => ['attention', {}];
@@ -51,7 +58,8 @@ export function recordAttention(rec: Recorder, ctx: GpuContext, a: AttentionArgs
   if (a.headDim > MAX_HEAD_DIM) throw new Error(`attention supports head_dim up to ${MAX_HEAD_DIM}, got ${a.headDim}`);
   if (a.nHead % a.nHeadKv !== 0) throw new Error(`n_head ${a.nHead} is not a multiple of n_head_kv ${a.nHeadKv}`);
   // The arguments carry every Params field under its WGSL name except the cache length.
-  const uniform = ATTENTION_PARAMS.encode({ ...a, ctx: a.ctxLength });
+  if (a.seqLen && a.M % a.seqLen !== 0) throw new Error(`a batch of ${a.M} queries is not whole sequences of ${a.seqLen}`);
+  const uniform = ATTENTION_PARAMS.encode({ ...a, ctx: a.ctxLength, seqLen: a.seqLen ?? 0 });
   // One workgroup per (head, query): the workgroup size never enters the dispatch.
   rec.dispatch(ctx.pipeline(...attentionPipeline()), uniform, [a.q, a.kv, a.out, a.aux, a.rows, a.map], [a.nHead, a.M]);
 }

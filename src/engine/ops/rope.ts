@@ -1,4 +1,5 @@
-// Rotary embedding in place on (M, nHeads, headDim) at positions posStart…, normal or NeoX pairs.
+// Rotary embedding in place on (M, nHeads, headDim) at positions posStart…, normal or NeoX pairs;
+// a batch of equal-length sequences after a shared prefix restarts at posStart for each sequence.
 
 import type { RopeStyle } from '../config';
 import type { GpuContext, PipelineKey } from '../gpu';
@@ -9,7 +10,7 @@ import { defineUniform } from '../uniforms';
 const WORKGROUP = 64;
 
 /** `Params` of shaders/rope.wgsl. */
-export const ROPE_PARAMS = defineUniform({ M: 'u32', nHeads: 'u32', headDim: 'u32', posStart: 'u32' });
+export const ROPE_PARAMS = defineUniform({ M: 'u32', nHeads: 'u32', headDim: 'u32', posStart: 'u32', seqLen: 'u32' });
 
 /**
  * (positions, headDim/2, 2) table of cos θ, sin θ with θ = pos · freqScale · base^(-2i/d) / factor[i],
@@ -33,12 +34,22 @@ export const ropePipeline = (style: RopeStyle): PipelineKey => ['rope', { consta
 export function recordRope(
   rec: Recorder,
   ctx: GpuContext,
-  args: { x: GPUBuffer; table: GPUBuffer; M: number; nHeads: number; headDim: number; posStart: number; style: RopeStyle },
+  args: {
+    x: GPUBuffer;
+    table: GPUBuffer;
+    M: number;
+    nHeads: number;
+    headDim: number;
+    posStart: number;
+    style: RopeStyle;
+    /** 0 or absent: token m is at posStart + m; > 0: at posStart + m % seqLen (a batch of sequences). */
+    seqLen?: number;
+  },
 ): void {
   const threads = args.M * args.nHeads * (args.headDim / 2);
   rec.dispatch(
     ctx.pipeline(...ropePipeline(args.style)),
-    ROPE_PARAMS.encode(args),
+    ROPE_PARAMS.encode({ ...args, seqLen: args.seqLen ?? 0 }),
     [args.x, args.table],
     grid(Math.ceil(threads / WORKGROUP), ctx.caps.maxComputeWorkgroupsPerDimension),
   );
