@@ -168,7 +168,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
   }
   // Masked keys (after the query, or before the sliding window) have probability exactly zero.
   if (slot != NONE) {
-    for (var k = lid; k < firstKey; k += WG) {
+    for (var k = lid; k < min(firstKey, params.exportKeys); k += WG) {
       rows[rowBase + k] = 0.0;
     }
     for (var k = nKeys + lid; k < params.exportKeys; k += WG) {
@@ -176,7 +176,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
     }
   }
   if (writeMap) {
-    for (var k = lid; k < firstKey; k += WG) {
+    for (var k = lid; k < min(firstKey, params.mapKeys); k += WG) {
       map[mapBase + k] = 0.0;
     }
     for (var k = nKeys + lid; k < params.mapKeys; k += WG) {

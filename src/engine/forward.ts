@@ -7,7 +7,7 @@
 import { layerRope, type ModelConfig } from './config';
 import type { GpuContext, PipelineKey } from './gpu';
 import type { ModelWeights } from './model';
-import { attentionPipeline, recordAttention } from './ops/attention';
+import { attentionKernels, attentionPipeline, recordAttention } from './ops/attention';
 import { addPipeline, gluPipeline, recordAdd, recordGatedActivation, recordSoftcap, softcapPipeline } from './ops/elementwise';
 import { embeddingPipeline, recordEmbedding } from './ops/embedding';
 import { linearKernels, linearPipelines, recordMatmul } from './ops/matmul';
@@ -214,7 +214,7 @@ export function forwardPipelines(ctx: GpuContext, config: ModelConfig, weights: 
   add(embeddingPipeline(weights.embedding.type));
   for (const inPlace of config.qkNorm || config.postNorms ? [false, true] : [false]) add(rmsNormPipeline(inPlace, ctx.caps.software));
   add(ropePipeline(config.ropeStyle));
-  add(attentionPipeline());
+  for (const kernel of attentionKernels(ctx.caps)) add(attentionPipeline(kernel));
   add(addPipeline());
   add(gluPipeline(config.ffnActivation));
   if (config.finalSoftcap > 0) add(softcapPipeline());

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SamplingOptions } from '../../src/engine/api';
 import type { GpuContext } from '../../src/engine/gpu';
-import { NO_SLOT, recordAttention } from '../../src/engine/ops/attention';
+import { NO_SLOT, recordAttention, type AttentionKernel } from '../../src/engine/ops/attention';
 import { recordSample } from '../../src/engine/ops/sample';
 import { Recorder } from '../../src/engine/recorder';
 import { attentionRow, kvHeadOf } from '../../src/reference/ops';
@@ -33,7 +33,7 @@ interface AttentionCase {
   window?: number;
 }
 
-async function checkAttention(c: AttentionCase) {
+async function checkAttention(c: AttentionCase, kernel: AttentionKernel) {
   const { nHead, nHeadKv, headDim, queryStart, M, ctxLength } = c;
   const positions = queryStart + M;
   const seed = headDim * 7 + M;
@@ -64,6 +64,7 @@ async function checkAttention(c: AttentionCase) {
     q: bufferFrom(ctx, q), kv: bufferFrom(ctx, kv), out, aux: bufferFrom(ctx, aux), rows, map,
     M, queryStart, nHead, nHeadKv, headDim, ctxLength, layer: c.layer, nSlots, exportKeys: c.exportKeys,
     mapHead: c.mapHead, mapKeys: positions, slotOffset, scale: 1 / Math.sqrt(headDim), softcap: c.softcap ?? 0, window: c.window ?? 0,
+    kernel,
   });
   rec.submit();
   const gotOut = await readFloats(ctx, out, M * nHead * headDim);
@@ -100,19 +101,20 @@ async function checkAttention(c: AttentionCase) {
   if (c.nLayer > 1) expect(Number.isNaN(gotRows[c.layer === 0 ? rowFloats - 1 : 0])).toBe(true);
 }
 
-describe('attention kernel', () => {
+// GPUs' kernels (a workgroup per head and query; per head and block of queries) and CPU emulations' (an invocation each), on any adapter.
+describe.each<AttentionKernel>(['attention', 'attention_rows', 'attention_tiled'])('attention kernel %s', (kernel) => {
   it('GQA ratio 3, head_dim 24, cache offset, per-head temperature, exported rows padded with zeros', () =>
-    checkAttention({ nLayer: 2, layer: 1, nHead: 6, nHeadKv: 2, headDim: 24, queryStart: 3, M: 5, ctxLength: 12, exported: [0, 2, 4], exportKeys: 10, mapHead: 4 }));
+    checkAttention({ nLayer: 2, layer: 1, nHead: 6, nHeadKv: 2, headDim: 24, queryStart: 3, M: 5, ctxLength: 12, exported: [0, 2, 4], exportKeys: 10, mapHead: 4 }, kernel));
   it('one query over more keys than a workgroup, head_dim 130 (several dims per thread)', () =>
-    checkAttention({ nLayer: 1, layer: 0, nHead: 2, nHeadKv: 1, headDim: 130, queryStart: 70, M: 1, ctxLength: 80, exported: [0], exportKeys: 71, mapHead: 1 }));
+    checkAttention({ nLayer: 1, layer: 0, nHead: 2, nHeadKv: 1, headDim: 130, queryStart: 70, M: 1, ctxLength: 80, exported: [0], exportKeys: 71, mapHead: 1 }, kernel));
   it('soft-capped scores (cap 1.5) with the temperature applied after the cap', () =>
-    checkAttention({ nLayer: 2, layer: 1, nHead: 4, nHeadKv: 2, headDim: 16, queryStart: 2, M: 6, ctxLength: 8, exported: [1, 5], exportKeys: 8, mapHead: 3, softcap: 1.5 }));
+    checkAttention({ nLayer: 2, layer: 1, nHead: 4, nHeadKv: 2, headDim: 16, queryStart: 2, M: 6, ctxLength: 8, exported: [1, 5], exportKeys: 8, mapHead: 3, softcap: 1.5 }, kernel));
   it('a sliding window shorter than the prompt masks old keys to exactly zero', () =>
-    checkAttention({ nLayer: 1, layer: 0, nHead: 2, nHeadKv: 1, headDim: 8, queryStart: 60, M: 12, ctxLength: 72, exported: [0, 11], exportKeys: 72, mapHead: 1, window: 5 }));
+    checkAttention({ nLayer: 1, layer: 0, nHead: 2, nHeadKv: 1, headDim: 8, queryStart: 60, M: 12, ctxLength: 72, exported: [0, 11], exportKeys: 72, mapHead: 1, window: 5 }, kernel));
   it('a window longer than the keys changes nothing; with soft-capping and GQA', () =>
-    checkAttention({ nLayer: 1, layer: 0, nHead: 6, nHeadKv: 2, headDim: 24, queryStart: 1, M: 3, ctxLength: 4, exported: [2], exportKeys: 4, mapHead: 0, window: 64, softcap: 3 }));
+    checkAttention({ nLayer: 1, layer: 0, nHead: 6, nHeadKv: 2, headDim: 24, queryStart: 1, M: 3, ctxLength: 4, exported: [2], exportKeys: 4, mapHead: 0, window: 64, softcap: 3 }, kernel));
   it('multi-head attention without grouping, head_dim 2, first position', () =>
-    checkAttention({ nLayer: 3, layer: 0, nHead: 3, nHeadKv: 3, headDim: 2, queryStart: 0, M: 4, ctxLength: 4, exported: [3], exportKeys: 4, mapHead: 0xffffffff }));
+    checkAttention({ nLayer: 3, layer: 0, nHead: 3, nHeadKv: 3, headDim: 2, queryStart: 0, M: 4, ctxLength: 4, exported: [3], exportKeys: 4, mapHead: 0xffffffff }, kernel));
 });
 
 describe('sampler', () => {

@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/engine/gpu';
-import { NO_SLOT, recordAttention } from '../../src/engine/ops/attention';
+import { NO_SLOT, recordAttention, type AttentionKernel } from '../../src/engine/ops/attention';
 import { LOGPROB_STATS, logprobFromStats, recordLogprobStats } from '../../src/engine/ops/logprob';
 import { recordRope, ropeTable } from '../../src/engine/ops/rope';
 import { Recorder } from '../../src/engine/recorder';
@@ -33,7 +33,7 @@ interface BatchCase {
  * Runs the attention kernel once over `sequences` sequences in the batch layout, with per-head
  * temperatures ≠ 1 on some heads; returns its output and each sequence's float64 answer.
  */
-async function batchAttention(c: BatchCase, seqLen = c.seqLen) {
+async function batchAttention(c: BatchCase, seqLen = c.seqLen, kernel: AttentionKernel = 'attention') {
   const { nHead, nHeadKv, headDim, prefix, sequences } = c;
   const M = sequences * c.seqLen;
   const ctxLength = prefix + M + 3; // rows past the chunk stay poisoned
@@ -66,7 +66,7 @@ async function batchAttention(c: BatchCase, seqLen = c.seqLen) {
   recordAttention(rec, ctx, {
     q: bufferFrom(ctx, Float32Array.from(q.flatMap((x) => [...x]))), kv: bufferFrom(ctx, kv), out, aux: bufferFrom(ctx, aux), rows, map,
     M, queryStart: prefix, nHead, nHeadKv, headDim, ctxLength, layer: 0, nSlots: 1, exportKeys: 1, mapHead: NO_SLOT, mapKeys: 1,
-    slotOffset: nHead, scale: 1 / Math.sqrt(headDim), softcap: c.softcap ?? 0, window: c.window ?? 0, seqLen,
+    slotOffset: nHead, scale: 1 / Math.sqrt(headDim), softcap: c.softcap ?? 0, window: c.window ?? 0, seqLen, kernel,
   });
   rec.submit();
   const got = await readFloats(ctx, out, M * nHead * headDim);
@@ -94,7 +94,8 @@ async function batchAttention(c: BatchCase, seqLen = c.seqLen) {
   return { got, want };
 }
 
-describe('attention in the batch layout', () => {
+// GPUs' kernels and CPU emulations', on any adapter.
+describe.each<AttentionKernel>(['attention', 'attention_rows', 'attention_tiled'])('attention in the batch layout, %s', (kernel) => {
   it.each<[string, BatchCase]>([
     ['GQA ratio 3, head_dim 24, 4 sequences of 5 after 7 prefix positions', { nHead: 6, nHeadKv: 2, headDim: 24, prefix: 7, sequences: 4, seqLen: 5 }],
     ['soft-cap 1.5 and a 4-position window shorter than prefix + sequence', { nHead: 4, nHeadKv: 2, headDim: 16, prefix: 6, sequences: 3, seqLen: 6, softcap: 1.5, window: 4 }],
@@ -102,7 +103,7 @@ describe('attention in the batch layout', () => {
     ['sequences of one token after one prefix position', { nHead: 3, nHeadKv: 3, headDim: 8, prefix: 1, sequences: 5, seqLen: 1 }],
     ['no prefix at all: each sequence from position 0', { nHead: 2, nHeadKv: 1, headDim: 8, prefix: 0, sequences: 3, seqLen: 4 }],
   ])('%s: each sequence sees the prefix and only its own tokens', async (_, c) => {
-    const { got, want } = await batchAttention(c);
+    const { got, want } = await batchAttention(c, c.seqLen, kernel);
     const result = compare(got, want, 1e-5);
     expect(result.mismatches).toEqual([]);
     expect(result.relative).toBeLessThanOrEqual(1e-5);
@@ -110,8 +111,8 @@ describe('attention in the batch layout', () => {
 
   it('one sequence in the batch layout is bit for bit the one-sequence layout', async () => {
     const c: BatchCase = { nHead: 4, nHeadKv: 2, headDim: 16, prefix: 9, sequences: 1, seqLen: 7, softcap: 2, window: 5 };
-    const batch = await batchAttention(c);
-    const plain = await batchAttention(c, 0);
+    const batch = await batchAttention(c, c.seqLen, kernel);
+    const plain = await batchAttention(c, 0, kernel);
     expect(Array.from(batch.got)).toEqual(Array.from(plain.got));
   });
 });

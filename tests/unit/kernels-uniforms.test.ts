@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { shaderSource, type PipelineKey } from '../../src/engine/gpu';
-import { ATTENTION_PARAMS, attentionPipeline, MAX_HEAD_DIM } from '../../src/engine/ops/attention';
+import { ATTENTION_PARAMS, attentionPipeline, MAX_HEAD_DIM, TILED_BLOCK_QUERIES } from '../../src/engine/ops/attention';
 import { addPipeline, COUNT_PARAMS, gluPipeline, SOFTCAP_PARAMS, softcapPipeline } from '../../src/engine/ops/elementwise';
 import { EMBEDDING_PARAMS, embeddingPipeline } from '../../src/engine/ops/embedding';
 import { LOGPROB_PARAMS, logprobPipeline } from '../../src/engine/ops/logprob';
@@ -27,6 +27,8 @@ const LAYOUTS: Record<string, UniformLayout> = {
   glu: COUNT_PARAMS,
   softcap: SOFTCAP_PARAMS,
   attention: ATTENTION_PARAMS,
+  attention_rows: ATTENTION_PARAMS,
+  attention_tiled: ATTENTION_PARAMS,
   embedding: EMBEDDING_PARAMS,
   logprob: LOGPROB_PARAMS,
   matmul: LINEAR_PARAMS,
@@ -47,6 +49,8 @@ const PIPELINES: PipelineKey[] = [
   gluPipeline('gelu_tanh'),
   softcapPipeline(),
   attentionPipeline(),
+  attentionPipeline('attention_rows'),
+  attentionPipeline('attention_tiled'),
   embeddingPipeline(GGMLType.F32),
   logprobPipeline(),
   ...(['matmul', 'matvec', 'matvec_subgroups', 'matvec_rows', 'matmul_blocked'] as const).flatMap((k) =>
@@ -186,6 +190,8 @@ describe('override constants', () => {
 
   it('sizes WGSL must keep as const (they size per-thread arrays) equal their TypeScript twins', () => {
     expect(wgslConstant(compiled('attention'), 'MAX_HEAD_DIM')).toBe(MAX_HEAD_DIM);
+    expect(wgslConstant(compiled('attention_tiled'), 'MAX_HEAD_DIM')).toBe(MAX_HEAD_DIM);
+    expect(wgslConstant(compiled('attention_tiled'), 'BLOCK_QUERIES')).toBe(TILED_BLOCK_QUERIES);
     expect(wgslConstant(compiled('matvec_subgroups'), 'TOKENS')).toBe(SUBGROUP_MATVEC_TOKENS);
     expect(wgslConstant(compiled('matmul'), 'TILE')).toBe(MATMUL_TILE);
   });

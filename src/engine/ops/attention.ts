@@ -1,8 +1,8 @@
 // Causal GQA attention with per-(layer, head) temperature and probability export
 // (shaders/attention.wgsl); a batch layout for many sequences after one shared prefix.
 
-import type { GpuContext, PipelineKey } from '../gpu';
-import type { Recorder } from '../recorder';
+import type { Capabilities, GpuContext, PipelineKey } from '../gpu';
+import { grid, type Recorder } from '../recorder';
 import { defineUniform } from '../uniforms';
 
 export const NO_SLOT = 0xffffffff;
@@ -50,9 +50,46 @@ export interface AttentionArgs {
    * export: the rows and the map are indexed by position, which the sequences share).
    */
   readonly seqLen?: number;
+  /** Forces a kernel (tests run each on any adapter); default `attentionKernel`. */
+  readonly kernel?: AttentionKernel;
 }
 
-export const attentionPipeline = (): PipelineKey => ['attention', {}];
+/**
+ * `attention`: one workgroup per (head, query), for GPUs. `attention_rows`: one invocation per
+ * (head, query), no barriers, for CPU emulations of a GPU (caps.software). `attention_tiled`: one
+ * workgroup per (head, block of TILED_BLOCK_QUERIES queries), key/value tiles in workgroup memory and
+ * an online softmax, for GPU prefill. Same semantics and bindings.
+ */
+export type AttentionKernel = 'attention' | 'attention_rows' | 'attention_tiled';
+
+/**
+ * Queries per attention_tiled workgroup: the shader's `const BLOCK_QUERIES` (it sizes workgroup
+ * arrays, which WGSL cannot size by an override); kernels-uniforms.test.ts holds the two equal.
+ */
+export const TILED_BLOCK_QUERIES = 16;
+/** GPUs: from this many queries in a chunk, attention_tiled (a block shares each key/value tile). */
+export const TILED_MIN_QUERIES = 16;
+
+/** Invocations per workgroup of attention_rows. */
+const ROWS_WG = 64;
+
+export const attentionPipeline = (kernel: AttentionKernel = 'attention'): PipelineKey =>
+  kernel === 'attention_rows' ? ['attention_rows', { constants: { WG: ROWS_WG } }] : [kernel, {}];
+
+/**
+ * The kernel this device takes for a chunk of M queries (every kernel runs anywhere: tests force
+ * each with `AttentionArgs.kernel`). GPUs: `attention` for decode and short chunks, `attention_tiled`
+ * from TILED_MIN_QUERIES queries on.
+ */
+export function attentionKernel(caps: Capabilities, M = 1): AttentionKernel {
+  if (caps.software) return 'attention_rows';
+  return M >= TILED_MIN_QUERIES ? 'attention_tiled' : 'attention';
+}
+
+/** Every kernel `attentionKernel` can pick on this device, for precompiling. */
+export function attentionKernels(caps: Capabilities): AttentionKernel[] {
+  return caps.software ? ['attention_rows'] : ['attention', 'attention_tiled'];
+}
 
 export function recordAttention(rec: Recorder, ctx: GpuContext, a: AttentionArgs): void {
   if (a.headDim > MAX_HEAD_DIM) throw new Error(`attention supports head_dim up to ${MAX_HEAD_DIM}, got ${a.headDim}`);
@@ -60,6 +97,12 @@ export function recordAttention(rec: Recorder, ctx: GpuContext, a: AttentionArgs
   // The arguments carry every Params field under its WGSL name except the cache length.
   if (a.seqLen && a.M % a.seqLen !== 0) throw new Error(`a batch of ${a.M} queries is not whole sequences of ${a.seqLen}`);
   const uniform = ATTENTION_PARAMS.encode({ ...a, ctx: a.ctxLength, seqLen: a.seqLen ?? 0 });
+  const kernel = a.kernel ?? attentionKernel(ctx.caps, a.M);
+  const bindings = [a.q, a.kv, a.out, a.aux, a.rows, a.map];
+  if (kernel === 'attention_rows')
+    rec.dispatch(ctx.pipeline(...attentionPipeline(kernel)), uniform, bindings, grid(Math.ceil((a.nHead * a.M) / ROWS_WG), ctx.caps.maxComputeWorkgroupsPerDimension));
+  else if (kernel === 'attention_tiled')
+    rec.dispatch(ctx.pipeline(...attentionPipeline(kernel)), uniform, bindings, [a.nHead, Math.ceil(a.M / TILED_BLOCK_QUERIES)]);
   // One workgroup per (head, query): the workgroup size never enters the dispatch.
-  rec.dispatch(ctx.pipeline(...attentionPipeline()), uniform, [a.q, a.kv, a.out, a.aux, a.rows, a.map], [a.nHead, a.M]);
+  else rec.dispatch(ctx.pipeline(...attentionPipeline()), uniform, bindings, [a.nHead, a.M]);
 }
