@@ -13,6 +13,8 @@ struct Params {
 }
 
 override HAS_BIAS: bool = false;
+/** Adds the product to what y holds (the residual stream) instead of overwriting it. */
+override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> weights: array<u32>;
@@ -21,5 +23,14 @@ override HAS_BIAS: bool = false;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 
 fn x_at(i: u32) -> f32 { return x[i]; }
+
+/** Writes one output: y = value, or y += value with ACCUMULATE (each output has one writer). */
+fn store(i: u32, value: f32) {
+  if (ACCUMULATE) {
+    y[i] += value;
+  } else {
+    y[i] = value;
+  }
+}
 
 //#include weights

@@ -66,7 +66,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid3: ve
         if (HAS_BIAS) {
           value += bias[params.rowOffset + n];
         }
-        y[m * params.outStride + params.rowOffset + n] = value;
+        store(m * params.outStride + params.rowOffset + n, value);
       }
     }
   }

@@ -19,6 +19,8 @@ struct Params {
 }
 
 override HAS_BIAS: bool = false;
+/** Adds the product to what y holds (the residual stream) instead of overwriting it. */
+override ACCUMULATE: bool = false;
 /** Invocations per workgroup (along rows), set by src/engine/ops/matmul.ts. */
 override WG: u32;
 
@@ -34,7 +36,12 @@ fn write(n: u32, m: u32, a: vec4f) {
     if (HAS_BIAS) {
       value += bias[params.rowOffset + n];
     }
-    y[m * params.outStride + params.rowOffset + n] = value;
+    let i = m * params.outStride + params.rowOffset + n;
+    if (ACCUMULATE) {
+      y[i] += value;
+    } else {
+      y[i] = value;
+    }
   }
 }
 

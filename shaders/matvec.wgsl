@@ -36,6 +36,6 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
     if (HAS_BIAS) {
       value += bias[params.rowOffset + n];
     }
-    y[m * params.outStride + params.rowOffset + n] = value;
+    store(m * params.outStride + params.rowOffset + n, value);
   }
 }

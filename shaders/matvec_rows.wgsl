@@ -33,7 +33,7 @@ fn write(n: u32, t: u32, a: vec4f) {
     if (HAS_BIAS) {
       value += bias[params.rowOffset + n];
     }
-    y[t * params.outStride + params.rowOffset + n] = value;
+    store(t * params.outStride + params.rowOffset + n, value);
   }
 }
 

@@ -46,7 +46,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
         if (HAS_BIAS) {
           value += bias[params.rowOffset + n];
         }
-        y[(m0 + t) * params.outStride + params.rowOffset + n] = value;
+        store((m0 + t) * params.outStride + params.rowOffset + n, value);
       }
     }
   }

@@ -2,6 +2,7 @@
 // One token's path: embedding (· scale) → per layer [RMSNorm → q,k,v (+bias) → (q/k head norm)
 // → RoPE → KV cache → attention (soft-cap, temperature, window, export) → output proj →
 // (post-norm) → residual → RMSNorm → gated FFN (SwiGLU or GeGLU) → (post-norm) → residual]
+// (without post-norms each residual add is the projection's own write: ACCUMULATE)
 // → final RMSNorm → logits (→ soft-cap).
 
 import { layerRope, type ModelConfig } from './config';
@@ -170,16 +171,22 @@ export function recordForward(
       window: config.slidingLayers[l] ? config.slidingWindow : 0,
       seqLen: step.seqLen,
     });
-    recordMatmul(rec, ctx, { weight: layer.wo, x: act.attnOut, y: act.proj, M });
-    if (layer.postAttnNorm) recordRmsNorm(rec, ctx, { x: act.proj, weight: layer.postAttnNorm, rows: M, cols: nEmbd, eps: rmsEps });
-    recordAdd(rec, ctx, act.x, act.proj, M * nEmbd);
+    // The residual add rides on the output projection's write (ACCUMULATE) unless a post-norm
+    // (Gemma) must see the projection alone first.
+    if (layer.postAttnNorm) {
+      recordMatmul(rec, ctx, { weight: layer.wo, x: act.attnOut, y: act.proj, M });
+      recordRmsNorm(rec, ctx, { x: act.proj, weight: layer.postAttnNorm, rows: M, cols: nEmbd, eps: rmsEps });
+      recordAdd(rec, ctx, act.x, act.proj, M * nEmbd);
+    } else recordMatmul(rec, ctx, { weight: layer.wo, x: act.attnOut, y: act.x, M, accumulate: true });
     recordRmsNorm(rec, ctx, { x: act.x, weight: layer.ffnNorm, out: act.xNorm, rows: M, cols: nEmbd, eps: rmsEps });
     recordMatmul(rec, ctx, { weight: layer.wGate, x: act.xNorm, y: act.gate, M });
     recordMatmul(rec, ctx, { weight: layer.wUp, x: act.xNorm, y: act.up, M });
     recordGatedActivation(rec, ctx, act.gate, act.up, M * nFf, config.ffnActivation);
-    recordMatmul(rec, ctx, { weight: layer.wDown, x: act.gate, y: act.proj, M });
-    if (layer.postFfnNorm) recordRmsNorm(rec, ctx, { x: act.proj, weight: layer.postFfnNorm, rows: M, cols: nEmbd, eps: rmsEps });
-    recordAdd(rec, ctx, act.x, act.proj, M * nEmbd);
+    if (layer.postFfnNorm) {
+      recordMatmul(rec, ctx, { weight: layer.wDown, x: act.gate, y: act.proj, M });
+      recordRmsNorm(rec, ctx, { x: act.proj, weight: layer.postFfnNorm, rows: M, cols: nEmbd, eps: rmsEps });
+      recordAdd(rec, ctx, act.x, act.proj, M * nEmbd);
+    } else recordMatmul(rec, ctx, { weight: layer.wDown, x: act.gate, y: act.x, M, accumulate: true });
   });
   const rows = step.logitRows;
   if (rows > 0) recordLogits(rec, ctx, config, weights, { x: act.x, rowOffset: M - rows, rows, xNorm: act.xNorm, logits: step.logits });
@@ -211,6 +218,10 @@ export function forwardPipelines(ctx: GpuContext, config: ModelConfig, weights: 
   for (const m of matrices)
     for (const kernel of linearKernels(ctx.caps))
       for (const bias of config.qkvBias ? [false, true] : [false]) for (const key of linearPipelines(kernel, m.type, bias)) add(key);
+  // The output and down projections write into the residual stream (ACCUMULATE) unless post-normed.
+  if (!config.postNorms)
+    for (const m of weights.layers.flatMap((l) => [l.wo, l.wDown]))
+      for (const kernel of linearKernels(ctx.caps)) for (const key of linearPipelines(kernel, m.type, false, true)) add(key);
   add(embeddingPipeline(weights.embedding.type));
   for (const inPlace of config.qkNorm || config.postNorms ? [false, true] : [false]) add(rmsNormPipeline(inPlace, ctx.caps.software));
   add(ropePipeline(config.ropeStyle));

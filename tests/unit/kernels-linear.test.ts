@@ -114,6 +114,19 @@ describe.each(TYPES.map((type) => [typeName(type), type] as const))('matrix kern
   if (!hasSubgroups) it.skip(`${typeName(type)} matvec_subgroups: skipped, this adapter has no subgroups feature`);
   describe.each(KERNELS)(`${typeName(type)} %s`, (kernel) => {
     it.each(shapes)(`M=%i N=%i K=%i matches float64`, (M, N, K) => checkProducts(ctx, kernel, type, M, N, K));
+    it('adds the product to what y holds with accumulate (the residual add folded in)', async () => {
+      const [M, N, K] = shapes[shapes.length - 1];
+      const { matrix, reference } = await uploadRandomMatrix(ctx, type, N, K, 77);
+      const x = randomArray(M * K, 78);
+      const before = randomArray(M * N, 79);
+      const y = bufferFrom(ctx, before);
+      const rec = new Recorder(ctx);
+      recordMatmul(rec, ctx, { weight: matrix, x: bufferFrom(ctx, x), y, M, kernel, accumulate: true });
+      rec.submit();
+      const want = referenceMatmul(reference, x, M, N, K).map((v, i) => v + before[i]);
+      const result = compare(await readFloats(ctx, y, M * N), want, 1e-5);
+      expect(result.mismatches).toEqual([]);
+    });
   });
 
   if (type === GGMLType.Q8_0 && other.caps.packed4x8 !== ctx.caps.packed4x8)

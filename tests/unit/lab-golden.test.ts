@@ -73,13 +73,14 @@ function normalized(trace: Trace): unknown {
 }
 
 /**
- * How far a number may move: 2e-5, or 1e-6 of its size (summed log-probabilities). Another set of
- * kernels (a GPU's, or a CPU emulation's: src/engine/ops/matmul.ts) sums in another order: that
- * moved probabilities (stored to six decimals) by 1e-6, refusal margins (logit differences) by
- * 6e-6 and a sum of 17 log-probabilities of -240 by 4e-6. A change of behaviour moves numbers far
- * more, and changes tokens, verdicts and accepted suffixes, which must match exactly.
+ * How far a number may move: 5e-5, or 1e-6 of its size (summed log-probabilities). Another set of
+ * kernels (a GPU's, or a CPU emulation's: src/engine/ops/matmul.ts) rounds differently: the
+ * CPU-emulation kernels moved probabilities (stored to six decimals) by 1e-6, refusal margins
+ * (logit differences) by up to 1.2e-5 and a sum of 17 log-probabilities of -240 by 4e-6. A change
+ * of behaviour moves numbers far more, and changes tokens, verdicts and accepted suffixes, which
+ * must match exactly.
  */
-const tolerance = (golden: number) => Math.max(2e-5, 1e-6 * Math.abs(golden));
+const tolerance = (golden: number) => Math.max(5e-5, 1e-6 * Math.abs(golden));
 
 /** Compares a value with its golden counterpart: numbers within `tolerance`, all else exactly. */
 function expectSame(actual: unknown, golden: unknown, path: string): void {

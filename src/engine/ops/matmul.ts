@@ -16,6 +16,8 @@ export interface MatmulArgs {
   readonly xRowOffset?: number;
   /** Forces a kernel (tests and the kernel bench run every variant); default `linearKernel`. */
   readonly kernel?: LinearKernel;
+  /** y += X·Wᵀ instead of y = X·Wᵀ: the residual add folded into the matmul's last write. */
+  readonly accumulate?: boolean;
 }
 
 /** `Params` of shaders/linear.wgsl, shared by the three matrix kernels. */
@@ -85,10 +87,11 @@ const TILE_CONSTANTS: Record<LinearKernel, Record<string, number>> = {
 };
 
 /** The pipelines a kernel dispatches for this weight type: matmul_blocked's multiply, then its decode pass. */
-export function linearPipelines(kernel: LinearKernel, weights: GGMLType, hasBias: boolean): PipelineKey[] {
-  if (kernel !== 'matmul_blocked') return [[kernel, { weights, constants: { HAS_BIAS: hasBias, ...TILE_CONSTANTS[kernel] } }]];
+export function linearPipelines(kernel: LinearKernel, weights: GGMLType, hasBias: boolean, accumulate = false): PipelineKey[] {
+  if (kernel !== 'matmul_blocked')
+    return [[kernel, { weights, constants: { HAS_BIAS: hasBias, ACCUMULATE: accumulate, ...TILE_CONSTANTS[kernel] } }]];
   return [
-    ['matmul_blocked', { constants: { HAS_BIAS: hasBias, WG: SOFTWARE_WG } }],
+    ['matmul_blocked', { constants: { HAS_BIAS: hasBias, ACCUMULATE: accumulate, WG: SOFTWARE_WG } }],
     ['dequant', { weights, constants: { WG: SOFTWARE_WG } }],
   ];
 }
@@ -115,7 +118,7 @@ export function recordMatmul(rec: Recorder, ctx: GpuContext, args: MatmulArgs): 
   // matmul_blocked reads rows as vec4: rows whose length is not a multiple of 4 (tiny float test
   // matrices only) take matvec_rows, which handles any length.
   if (kernel === 'matmul_blocked' && weight.cols % 4 !== 0) kernel = 'matvec_rows';
-  const [pipelineKey, dequantKey] = linearPipelines(kernel, weight.type, args.bias !== undefined);
+  const [pipelineKey, dequantKey] = linearPipelines(kernel, weight.type, args.bias !== undefined, args.accumulate ?? false);
   const pipeline = ctx.pipeline(...pipelineKey);
   const K = weight.cols;
   for (const part of weight.parts) {
