@@ -117,6 +117,11 @@ export interface ForwardStep {
 }
 
 const NONE = 0xffffffff;
+/**
+ * Storage bindings may start only at multiples of the device's minStorageBufferOffsetAlignment,
+ * which WebGPU caps at 256 bytes: offsets that are multiples of 256 are valid on every device.
+ */
+const STORAGE_OFFSET_ALIGNMENT = 256;
 
 export function recordForward(
   rec: Recorder,
@@ -134,18 +139,26 @@ export function recordForward(
   recordEmbedding(rec, ctx, { embedding: weights.embedding, tokens: act.tokens, out: act.x, M, scale: config.embeddingScale });
   weights.layers.forEach((layer, l) => {
     recordRmsNorm(rec, ctx, { x: act.x, weight: layer.attnNorm, out: act.xNorm, rows: M, cols: nEmbd, eps: rmsEps });
+    // Keys and values go straight into this chunk's cache rows (then RoPE rotates the keys there)
+    // where those rows start on a storage-binding boundary; otherwise through act.k / act.v and a copy.
+    const kRows = { buffer: kv.layers[l], offset: posStart * kvRowBytes, size: M * kvRowBytes };
+    const vRows = { buffer: kv.layers[l], offset: (kv.positions + posStart) * kvRowBytes, size: M * kvRowBytes };
+    const direct = kRows.offset % STORAGE_OFFSET_ALIGNMENT === 0 && vRows.offset % STORAGE_OFFSET_ALIGNMENT === 0;
+    const kOut = direct ? kRows : act.k;
     recordMatmul(rec, ctx, { weight: layer.wq, x: act.xNorm, y: act.q, M, bias: layer.bq });
-    recordMatmul(rec, ctx, { weight: layer.wk, x: act.xNorm, y: act.k, M, bias: layer.bk });
-    recordMatmul(rec, ctx, { weight: layer.wv, x: act.xNorm, y: act.v, M, bias: layer.bv });
+    recordMatmul(rec, ctx, { weight: layer.wk, x: act.xNorm, y: kOut, M, bias: layer.bk });
+    recordMatmul(rec, ctx, { weight: layer.wv, x: act.xNorm, y: direct ? vRows : act.v, M, bias: layer.bv });
     if (layer.qNorm && layer.kNorm) {
       recordRmsNorm(rec, ctx, { x: act.q, weight: layer.qNorm, rows: M * nHead, cols: headDim, eps: rmsEps });
-      recordRmsNorm(rec, ctx, { x: act.k, weight: layer.kNorm, rows: M * nHeadKv, cols: headDim, eps: rmsEps });
+      recordRmsNorm(rec, ctx, { x: kOut, weight: layer.kNorm, rows: M * nHeadKv, cols: headDim, eps: rmsEps });
     }
     const rope = { table: kv.ropeTables[l], M, headDim, posStart, style: config.ropeStyle, seqLen: step.seqLen };
     recordRope(rec, ctx, { ...rope, x: act.q, nHeads: nHead });
-    recordRope(rec, ctx, { ...rope, x: act.k, nHeads: nHeadKv });
-    rec.copy(act.k, 0, kv.layers[l], posStart * kvRowBytes, M * kvRowBytes);
-    rec.copy(act.v, 0, kv.layers[l], (kv.positions + posStart) * kvRowBytes, M * kvRowBytes);
+    recordRope(rec, ctx, { ...rope, x: kOut, nHeads: nHeadKv });
+    if (!direct) {
+      rec.copy(act.k, 0, kv.layers[l], kRows.offset, kRows.size);
+      rec.copy(act.v, 0, kv.layers[l], vRows.offset, vRows.size);
+    }
     recordAttention(rec, ctx, {
       q: act.q,
       kv: kv.layers[l],

@@ -2,14 +2,14 @@
 
 import type { GGMLType } from '../../gguf/types';
 import type { Capabilities, GpuContext, PipelineKey } from '../gpu';
-import { grid, type Recorder } from '../recorder';
+import { grid, type Binding, type Recorder } from '../recorder';
 import { defineUniform } from '../uniforms';
 import type { GpuMatrix } from '../weights';
 
 export interface MatmulArgs {
   readonly weight: GpuMatrix;
   readonly x: GPUBuffer;      // (xRowOffset + M, K)
-  readonly y: GPUBuffer;      // (M, N)
+  readonly y: Binding;        // (M, N): a buffer, or a range of one (the KV cache rows of a chunk)
   readonly M: number;
   readonly bias?: GPUBuffer;  // (N)
   /** First row of x to read (for computing only the last rows' logits). */

@@ -1,14 +1,14 @@
 // RMSNorm over rows: out(rows, cols) = norm(x rows [inRowOffset, …)) · weight, or in place on x.
 
 import type { GpuContext, PipelineKey } from '../gpu';
-import { grid, type Recorder } from '../recorder';
+import { grid, type Binding, type Recorder } from '../recorder';
 import { defineUniform } from '../uniforms';
 
 /** `Params` of shaders/rmsnorm.wgsl. */
 export const RMSNORM_PARAMS = defineUniform({ cols: 'u32', eps: 'f32', inRowOffset: 'u32', rows: 'u32' });
 
 export interface RmsNormArgs {
-  readonly x: GPUBuffer;
+  readonly x: Binding;
   readonly weight: GPUBuffer; // (cols)
   /** Omit to normalise x in place. */
   readonly out?: GPUBuffer;

@@ -3,7 +3,7 @@
 
 import type { RopeStyle } from '../config';
 import type { GpuContext, PipelineKey } from '../gpu';
-import { grid, type Recorder } from '../recorder';
+import { grid, type Binding, type Recorder } from '../recorder';
 import { defineUniform } from '../uniforms';
 
 /** Threads per workgroup (the shader's override WG), one rotated pair each. */
@@ -35,7 +35,8 @@ export function recordRope(
   rec: Recorder,
   ctx: GpuContext,
   args: {
-    x: GPUBuffer;
+    /** Rotated in place: a buffer, or a range of one (a chunk's keys in the KV cache). */
+    x: Binding;
     table: GPUBuffer;
     M: number;
     nHeads: number;
