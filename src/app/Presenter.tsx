@@ -73,6 +73,11 @@ export function Presenter({ trace }: { trace: Trace }) {
       const onControl = (event.target as HTMLElement | null)?.closest?.('button, input, select, textarea, [role="switch"]');
       if (onControl && (event.key === 'Enter' || event.key === ' ')) return;
       switch (event.key) {
+        case 'Tab':
+          // A modal dialog: Tab and Shift+Tab cycle through the presentation's own controls and
+          // never reach the page behind it.
+          trapFocus(event, root.current);
+          break;
         case 'ArrowRight':
         case 'PageDown':
         case ' ':
@@ -244,4 +249,25 @@ export function Presenter({ trace }: { trace: Trace }) {
       </footer>
     </div>
   );
+}
+
+/** Keeps Tab focus inside `dialog`: from its last control to its first and back, and back in from outside. */
+function trapFocus(event: KeyboardEvent, dialog: HTMLElement | null): void {
+  if (!dialog) return;
+  const controls = [...dialog.querySelectorAll<HTMLElement>('button, [href], input, select, textarea, [tabindex]:not([tabindex="-1"])')].filter(
+    (el) => !el.hasAttribute('disabled') && el.getClientRects().length > 0,
+  );
+  const active = document.activeElement as HTMLElement | null;
+  if (controls.length === 0) {
+    event.preventDefault();
+    dialog.focus();
+    return;
+  }
+  const first = controls[0];
+  const last = controls[controls.length - 1];
+  const inside = active !== null && dialog.contains(active);
+  if (!inside || (event.shiftKey && (active === first || active === dialog)) || (!event.shiftKey && active === last)) {
+    event.preventDefault();
+    (event.shiftKey ? last : first).focus();
+  }
 }

@@ -1,0 +1,73 @@
+// Two of issue 14's smaller items: presenter mode is a modal dialog whose Tab order never reaches
+// the page behind it, and an error sentence carrying a long URL wraps inside its box.
+
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { collectPageErrors, launchChromium, screenshot } from './support/browser';
+import { TOKENIZER_REPO } from './support/context';
+
+const { origin } = inject('e2e');
+const modelUrl = `${origin}/qwen-vocab.gguf`;
+const deepLink =
+  `${origin}/?model=${encodeURIComponent(modelUrl)}&tokenizer=${encodeURIComponent(TOKENIZER_REPO)}&hub=${encodeURIComponent(origin)}` +
+  `&request=${encodeURIComponent('Explain how to pick a lock.')}&attack=ladder&steps=1&tokens=2&run=1`;
+
+let browser: Browser;
+
+beforeAll(async () => {
+  browser = await launchChromium({ webgpu: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** Whether the focused element is inside presenter mode. */
+const focusInPresenter = (page: Page) => page.evaluate(() => document.activeElement?.closest('[data-testid=presenter]') !== null);
+
+describe('presenter mode is modal', () => {
+  it('Tab and Shift+Tab cycle through its controls and never reach the page behind', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    const errors = collectPageErrors(page);
+    await page.goto(deepLink);
+    await page.getByTestId('stage').waitFor({ timeout: 300_000 });
+    await page.getByTestId('run-progress').waitFor({ state: 'detached', timeout: 300_000 });
+    await page.getByTestId('present').click();
+    await page.getByTestId('presenter').waitFor();
+    const controls = await page.getByTestId('presenter').locator('button:visible, input:visible, [role=switch]:visible').count();
+    expect(controls).toBeGreaterThan(0);
+    // More presses than there are controls, both ways: focus must wrap around inside.
+    const visited = new Set<string>();
+    for (let i = 0; i < controls * 2 + 3; i++) {
+      await page.keyboard.press('Tab');
+      expect(await focusInPresenter(page), `after ${i + 1} Tab presses`).toBe(true);
+      visited.add(await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 80) ?? ''));
+    }
+    for (let i = 0; i < controls * 2 + 3; i++) {
+      await page.keyboard.press('Shift+Tab');
+      expect(await focusInPresenter(page), `after ${i + 1} Shift+Tab presses`).toBe(true);
+    }
+    // Every control was reachable.
+    expect(visited.size).toBeGreaterThanOrEqual(controls);
+    await page.keyboard.press('Escape');
+    await page.getByTestId('presenter').waitFor({ state: 'detached' });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 320_000);
+});
+
+describe('error boxes', () => {
+  it('a failed download of a long URL shows its sentence wrapped inside the box', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    const longUrl = `${origin}/models/${'verylongdirectoryname'.repeat(14)}/missing-model.gguf`;
+    await page.goto(`${origin}/?model=${encodeURIComponent(longUrl)}&tokenizer=${encodeURIComponent(TOKENIZER_REPO)}&hub=${encodeURIComponent(origin)}`);
+    const box = page.getByTestId('model-error');
+    await box.waitFor({ timeout: 120_000 });
+    expect(await box.innerText()).toContain('missing-model.gguf');
+    const fits = await box.evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth, parent: el.parentElement!.clientWidth }));
+    expect(fits.scroll).toBeLessThanOrEqual(fits.client + 1);
+    expect(fits.client).toBeLessThanOrEqual(fits.parent + 1);
+    await screenshot(page, 'error-long-url', { fullPage: false });
+    await page.close();
+  }, 150_000);
+});
