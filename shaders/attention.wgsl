@@ -13,48 +13,15 @@
 // walked by position exactly as for one sequence (window, soft-cap and temperature unchanged);
 // only the cache row a key is read from moves.
 
-struct Params {
-  M: u32,            // queries in this chunk
-  queryStart: u32,   // absolute position of query 0
-  nHead: u32,
-  nHeadKv: u32,
-  headDim: u32,
-  ctx: u32,          // KV cache capacity in positions; V starts at ctx·nHeadKv·headDim
-  layer: u32,
-  nSlots: u32,       // exported rows per layer
-  exportKeys: u32,   // length of an exported row
-  mapHead: u32,      // head whose [query][key] map is written, 0xffffffff for none
-  mapKeys: u32,      // row length of the map
-  slotOffset: u32,   // where slotOf[] starts in aux
-  scale: f32,        // usually 1 / sqrt(headDim)
-  softcap: f32,      // 0 = off
-  window: u32,       // a query sees keys with query − key < window; 0 = unlimited
-  seqLen: u32,       // 0: the chunk is one sequence; > 0: sequences of seqLen tokens (see above)
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;          // (M, nHead, headDim)
-@group(0) @binding(2) var<storage, read> kv: array<f32>;         // (2, ctx, nHeadKv, headDim)
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;  // (M, nHead, headDim)
-// aux[layer·nHead + h] = bits of 1/T; aux[slotOffset + m] = export slot of query m or NONE.
-@group(0) @binding(4) var<storage, read> aux: array<u32>;
-@group(0) @binding(5) var<storage, read_write> rows: array<f32>; // (nLayer, nSlots, nHead, exportKeys)
-@group(0) @binding(6) var<storage, read_write> map: array<f32>;  // (queries, mapKeys)
+//#include attention_bindings
 
 const WG: u32 = 64u;
-const NONE: u32 = 0xffffffffu;
-const MAX_HEAD_DIM: u32 = 256u;
 const MAX_DIMS_PER_THREAD: u32 = MAX_HEAD_DIM / WG;
 
 var<workgroup> qShared: array<f32, MAX_HEAD_DIM>;
 var<workgroup> maxShared: array<f32, WG>;
 var<workgroup> sumShared: array<f32, WG>;
 var<workgroup> probShared: array<f32, WG>;
-
-/** Cache row of the key at position k: past the shared prefix, `shift` rows on (batch layout). */
-fn cacheRow(k: u32, shift: u32) -> u32 {
-  return select(k, k + shift, k >= params.queryStart);
-}
 
 /** The score of the key in cache row `row` before the temperature: scaled dot product, soft-capped when asked. */
 fn score(row: u32, kvHead: u32) -> f32 {

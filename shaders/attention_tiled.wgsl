@@ -15,33 +15,7 @@
 // query's sequence on; each query masks the rows it does not see (another sequence's, beyond its
 // position, before its window) and reads a row's position as the row less its sequence's shift.
 
-struct Params {
-  M: u32,            // queries in this chunk
-  queryStart: u32,   // absolute position of query 0
-  nHead: u32,
-  nHeadKv: u32,
-  headDim: u32,
-  ctx: u32,          // KV cache capacity in positions; V starts at ctx·nHeadKv·headDim
-  layer: u32,
-  nSlots: u32,       // exported rows per layer
-  exportKeys: u32,   // length of an exported row
-  mapHead: u32,      // head whose [query][key] map is written, 0xffffffff for none
-  mapKeys: u32,      // row length of the map
-  slotOffset: u32,   // where slotOf[] starts in aux
-  scale: f32,        // usually 1 / sqrt(headDim)
-  softcap: f32,      // 0 = off
-  window: u32,       // a query sees keys with query − key < window; 0 = unlimited
-  seqLen: u32,       // 0: the chunk is one sequence; > 0: sequences of seqLen tokens (attention.wgsl)
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;          // (M, nHead, headDim)
-@group(0) @binding(2) var<storage, read> kv: array<f32>;         // (2, ctx, nHeadKv, headDim)
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;  // (M, nHead, headDim)
-// aux[layer·nHead + h] = bits of 1/T; aux[slotOffset + m] = export slot of query m or NONE.
-@group(0) @binding(4) var<storage, read> aux: array<u32>;
-@group(0) @binding(5) var<storage, read_write> rows: array<f32>; // (nLayer, nSlots, nHead, exportKeys)
-@group(0) @binding(6) var<storage, read_write> map: array<f32>;  // (queries, mapKeys)
+//#include attention_bindings
 
 const BLOCK_QUERIES: u32 = 16u;                    // queries per workgroup (TypeScript: TILED_BLOCK_QUERIES)
 const LANES: u32 = 8u;                             // invocations per query
@@ -50,7 +24,6 @@ const KEYS_PER_LANE: u32 = 4u;
 const TILE_KEYS: u32 = LANES * KEYS_PER_LANE;      // cache rows per tile
 const DIM_CHUNK: u32 = 64u;                        // head dimensions in workgroup memory at a time
 const DIMS_PER_LANE: u32 = DIM_CHUNK / LANES;      // output dimensions per invocation and chunk
-const MAX_HEAD_DIM: u32 = 256u;
 const CHUNKS: u32 = MAX_HEAD_DIM / DIM_CHUNK;
 const ACC: u32 = MAX_HEAD_DIM / LANES;             // output dimensions per invocation
 // Row strides of the tiles, one more than their rows' lengths: neighbouring invocations read one
@@ -58,7 +31,6 @@ const ACC: u32 = MAX_HEAD_DIM / LANES;             // output dimensions per invo
 const Q_STRIDE: u32 = DIM_CHUNK + 1u;
 const KV_STRIDE: u32 = DIM_CHUNK + 1u;
 const PROB_STRIDE: u32 = TILE_KEYS + 1u;
-const NONE: u32 = 0xffffffffu;
 const MASKED: f32 = -3.0e38;                       // the score of a key a query does not see
 
 // 16 KiB is WebGPU's default maxComputeWorkgroupStorageSize; these take 15,632 bytes as Dawn counts.

@@ -27,7 +27,7 @@ fn block_dot(row: u32, kb: u32, K: u32, xBase: u32) -> f32 {
   return bitcast<f32>(weights[base]) * sum;
 }
 
-/** Where block kb of a row lies and its scale, for block_quad (the software kernel, matmul_rows). */
+/** Where block kb of a row lies and its scale, for block_quad. */
 struct Block {
   base: u32,
   d: f32,

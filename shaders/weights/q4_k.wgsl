@@ -40,7 +40,7 @@ fn block_dot(row: u32, kb: u32, K: u32, xBase: u32) -> f32 {
   return scale * sumQ - minimum * sumX;
 }
 
-/** Where block kb (sub-block kb % 8 of a super-block) of a row lies, with its scale and min (for matmul_rows). */
+/** Where block kb (sub-block kb % 8 of a super-block) of a row lies, with its scale and min. */
 struct Block {
   quants: u32,
   shift: u32,

@@ -47,7 +47,7 @@ fn block_dot(row: u32, kb: u32, K: u32, xBase: u32) -> f32 {
   return bitcast<f32>(weights[base]) * total;
 }
 
-/** Where block kb (chunk kb % 8 of a super-block) of a row lies, for block_quad (the software kernel, matmul_rows). */
+/** Where block kb (chunk kb % 8 of a super-block) of a row lies, for block_quad. */
 struct Block {
   base: u32,
   ql: u32,

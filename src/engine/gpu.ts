@@ -86,7 +86,7 @@ export function isKernelWeightType(type: GGMLType): boolean {
  */
 export function shaderSource(loadShader: (name: string) => string, op: string, weights: GGMLType | undefined, packed4x8 = false): string {
   const include = (code: string) =>
-    code.replace(/^\/\/#include (?!weights\b)([\w/]+)$/gm, (_line, name: string) =>
+    code.replace(/^\/\/#include (?!weights$)([\w/]+)$/gm, (_line, name: string) =>
       loadShader(name === 'int8x4' ? (packed4x8 ? 'int8x4_packed' : 'int8x4_shifts') : name),
     );
   let code = include(loadShader(op));
