@@ -2,66 +2,20 @@
 // prefill and decode speed of random-weight Q8_0 models in real shapes, the cost of attention
 // export, and decode time as a multiple of the adapter's streaming-read bandwidth floor.
 
-import { existsSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { GenerateOptions, LoadedModel } from '../src/engine/api';
 import type { GpuContext } from '../src/engine/gpu';
 import { loadModel } from '../src/engine/model';
 import { KernelProfiler, type KernelTotals } from '../src/engine/profiler';
-import { linearKernel, recordMatmul } from '../src/engine/ops/matmul';
-import { Recorder } from '../src/engine/recorder';
-import { uploadMatrix } from '../src/engine/weights';
-import type { GgufFile } from '../src/gguf/reader';
-import { blobSource } from '../src/gguf/source';
-import { encodeTensor } from '../src/gguf/quantize';
-import { GGMLType } from '../src/gguf/types';
 import { openNodeGpu } from '../src/cli/node-gpu';
 import { pathSource } from '../src/gguf/source-node';
-import { encodeGguf } from '../src/gguf/writer';
-import { buildRandomModel, specHash, type RandomModelSpec } from '../tests/fixtures/models';
+import type { RandomModelSpec } from '../tests/fixtures/models';
+import { cachedModel as cachedModelFile, seededTokens, SHAPES, warmUpTwin, type ShapeName } from './models';
+import { measureSquareMatmul } from './matrices';
+import { table } from './table';
 
-/** Real models' shapes with random Q8_0 weights (the numbers come from their config.json). */
-const SHAPES = {
-  'qwen2.5-0.5b': {
-    arch: 'qwen2', weightType: 'Q8_0', nLayer: 24, nEmbd: 896, nHead: 14, nHeadKv: 2, headDim: 64, nFf: 4864,
-    vocabSize: 151936, contextLength: 4096, ropeTheta: 1000000, rmsEps: 1e-6, tied: true, seed: 101,
-  },
-  'smollm2-135m': {
-    arch: 'llama', weightType: 'Q8_0', nLayer: 30, nEmbd: 576, nHead: 9, nHeadKv: 3, headDim: 64, nFf: 1536,
-    vocabSize: 49152, contextLength: 4096, ropeTheta: 100000, rmsEps: 1e-5, tied: true, seed: 102,
-  },
-} as const satisfies Record<string, RandomModelSpec>;
-type ShapeName = keyof typeof SHAPES;
-
-const CACHE_DIR = fileURLToPath(new URL('../.cache/bench/', import.meta.url));
-
-/**
- * Writes the model once under .cache/bench/. The fixture writer builds the whole file in memory
- * (about 3× the file size at peak: ~1.6 GB for the 0.5B shape), fine on a desktop or CI machine.
- */
-async function cachedModel(label: string, spec: RandomModelSpec): Promise<string> {
-  const path = `${CACHE_DIR}${label}-${spec.weightType}-${specHash(spec)}.gguf`;
-  if (existsSync(path)) return path;
-  const started = performance.now();
-  const { bytes } = encodeGguf(buildRandomModel(spec));
-  await mkdir(CACHE_DIR, { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, bytes);
-  await rename(temporary, path);
-  log(`  wrote ${path} (${mib(bytes.byteLength)} MiB) in ${seconds(performance.now() - started)} s`);
-  return path;
-}
-
-/**
- * A one-layer model of the same architecture and weight type: it compiles every pipeline the big
- * model uses (pipelines are keyed by op, weight type and constants, never by shape) in seconds,
- * where a warm-up on the big model costs minutes on SwiftShader.
- */
-function warmUpTwin(spec: RandomModelSpec): RandomModelSpec {
-  return { ...spec, nLayer: 1, nEmbd: 128, nHead: 2, nHeadKv: 1, headDim: 64, nFf: 128, vocabSize: 320, seed: spec.seed + 1000 };
-}
+/** The model's file under .cache/bench/, written on first use. */
+const cachedModel = (label: string, spec: RandomModelSpec) => cachedModelFile(label, spec, log);
 
 // ---------------------------------------------------------------------------------------------
 // Streaming-read bandwidth: every invocation sums a grid-strided slice of a large buffer.
@@ -141,38 +95,6 @@ async function measureBandwidth(ctx: GpuContext, wantedBytes: number): Promise<B
   }
 }
 
-/**
- * The best f32 matmul rate of this adapter's own prefill kernel on a square problem (the prefill
- * target is a share of it): FLOP/s, best of three.
- */
-async function measureSquareMatmul(ctx: GpuContext, size: number): Promise<number> {
-  const values = Float32Array.from({ length: size * size }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
-  const bytes = encodeTensor(GGMLType.F32, values);
-  const file = { source: blobSource(new Blob([bytes as BlobPart]), 'square'), size: bytes.length, metadata: {}, tensors: new Map() } as GgufFile;
-  const weight = await uploadMatrix({ ctx, file, onBytes: () => {} }, { name: 'w', type: GGMLType.F32, dims: [size, size], offset: 0, byteSize: bytes.length });
-  const buffer = (floats: number) => ctx.device.createBuffer({ size: floats * 4, usage: GPUBufferUsage.STORAGE });
-  const x = buffer(size * size);
-  const y = buffer(size * size);
-  const rec = new Recorder(ctx);
-  try {
-    const kernel = linearKernel(ctx.caps, size);
-    const run = async () => {
-      recordMatmul(rec, ctx, { weight, x, y, M: size, kernel });
-      const started = performance.now();
-      rec.submit();
-      await ctx.device.queue.onSubmittedWorkDone();
-      return (performance.now() - started) / 1000;
-    };
-    await run();
-    const best = Math.min(await run(), await run(), await run());
-    ctx.assertAlive();
-    return (2 * size ** 3) / best;
-  } finally {
-    rec.destroy();
-    for (const b of [x, y, ...weight.parts.map((p) => p.buffer)]) b.destroy();
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Model timings.
 
@@ -199,15 +121,6 @@ interface TokenCounts {
   readonly decode: number;
 }
 
-/** Seeded token ids in [3, vocab). */
-function tokens(count: number, vocab: number, seed: number): number[] {
-  let state = seed >>> 0;
-  return Array.from({ length: count }, () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return 3 + (state % (vocab - 3));
-  });
-}
-
 /** Wall time of one generate() and when each token arrived (s since the start). */
 async function timedGenerate(model: LoadedModel, prompt: number[], options: GenerateOptions) {
   const arrivals: number[] = [];
@@ -224,7 +137,7 @@ async function warmUp(ctx: GpuContext, spec: RandomModelSpec, promptTokens: numb
   const twin = await loadModel(ctx, await pathSource(await cachedModel(`${spec.arch}-warm-up`, warmUpTwin(spec))));
   try {
     // Same prompt length as the timed runs, so the same kernels (matvec ≤ 4 tokens, tiled above) run.
-    await twin.generate(tokens(promptTokens, twin.config.vocabSize, 3), { maxNewTokens: 2, attention: EXPORT_REQUEST });
+    await twin.generate(seededTokens(promptTokens, twin.config.vocabSize, 3), { maxNewTokens: 2, attention: EXPORT_REQUEST });
   } finally {
     twin.dispose();
   }
@@ -240,7 +153,7 @@ async function benchOne(ctx: GpuContext, name: ShapeName, counts: TokenCounts): 
   const loadSeconds = (performance.now() - started) / 1000;
   log(`  loaded: ${mib(model.weightBytes)} MiB on the GPU in ${loadSeconds.toFixed(1)} s`);
   try {
-    const prompt = tokens(counts.prompt, model.config.vocabSize, 7);
+    const prompt = seededTokens(counts.prompt, model.config.vocabSize, 7);
     // Token 0 arrives after the prefill, each later one after a decode step.
     const maxNewTokens = counts.decode + 1;
     // reuse: 'none' for both runs: otherwise the second resumes from the first one's KV cache and
@@ -322,12 +235,6 @@ function kernelTable(totals: KernelTotals[], tokens: number): string {
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
 
 /** Real GPUs: a 64-token prompt and 16 decode steps. */
 const GPU_COUNTS: TokenCounts = { prompt: 64, decode: 16 };

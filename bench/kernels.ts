@@ -3,35 +3,19 @@
 // ms per dispatch, GB/s of weights streamed and GFLOP/s. Then two probes that bound decode and
 // prefill on this adapter: per weight type, a kernel that only streams the weight bytes and one
 // that only decodes them (matvec_rows without the inputs), against matvec_rows itself; and the
-// square f32 matmul rate of matmul_blocked (the prefill reference: prefill ≥ 70 % of it).
+// square f32 matmul rate of the adapter's prefill kernel (the prefill reference: prefill ≥ 70 % of it).
 
 import { parseArgs } from 'node:util';
 import { shaderSource, type GpuContext } from '../src/engine/gpu';
 import { nodePlatform } from '../src/engine/platform-node';
 import { linearKernels, recordMatmul, type LinearKernel } from '../src/engine/ops/matmul';
 import { Recorder } from '../src/engine/recorder';
-import { uploadMatrix, type GpuMatrix } from '../src/engine/weights';
 import { openNodeGpu } from '../src/cli/node-gpu';
-import type { GgufFile } from '../src/gguf/reader';
-import { blobSource } from '../src/gguf/source';
-import { encodeTensor } from '../src/gguf/quantize';
 import { GGMLType, typeName } from '../src/gguf/types';
+import { measureSquareMatmul, randomFloats, uploadRandomMatrix } from './matrices';
+import { table } from './table';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
-
-function random(length: number, seed: number): Float32Array {
-  let state = seed >>> 0;
-  return Float32Array.from({ length }, () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state / 2 ** 32 - 0.5;
-  });
-}
-
-async function upload(ctx: GpuContext, type: GGMLType, rows: number, cols: number): Promise<GpuMatrix> {
-  const bytes = encodeTensor(type, random(rows * cols, 1));
-  const file = { source: blobSource(new Blob([bytes as BlobPart]), 'bench'), size: bytes.length, metadata: {}, tensors: new Map() } as GgufFile;
-  return uploadMatrix({ ctx, file, onBytes: () => {} }, { name: 'w', type, dims: [cols, rows], offset: 0, byteSize: bytes.length });
-}
 
 function floats(ctx: GpuContext, values: Float32Array): GPUBuffer {
   const buffer = ctx.device.createBuffer({ size: values.byteLength, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true });
@@ -60,7 +44,7 @@ async function time(ctx: GpuContext, record: (rec: Recorder) => void): Promise<n
 }
 
 /** The probe kernels for one weight type: [name, WGSL, workgroups]. */
-async function probes(type: GGMLType, N: number, K: number): Promise<Array<[string, string, number]>> {
+async function probes(ctx: GpuContext, type: GGMLType, N: number, K: number): Promise<Array<[string, string, number]>> {
   const platform = await nodePlatform();
   const bindings = `
 @group(0) @binding(1) var<storage, read> weights: array<u32>;
@@ -94,14 +78,13 @@ fn x_at(i: u32) -> f32 { return 0.0; }`;
         : platform.loadShader(name),
     'probe',
     type,
-    ctx0?.caps.packed4x8 ?? false,
+    ctx.caps.packed4x8,
   );
   return [
     ['read the weight bytes only', stream, Math.ceil(N / 64)],
     ['decode the weights only', decode, Math.ceil(N / 256)],
   ];
 }
-let ctx0: GpuContext | undefined;
 
 async function timeRaw(ctx: GpuContext, pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, groups: number): Promise<number> {
   const run = async (repeats: number) => {
@@ -123,12 +106,6 @@ async function timeRaw(ctx: GpuContext, pipeline: GPUComputePipeline, bindGroup:
   return Math.min(await run(repeats), await run(repeats), await run(repeats));
 }
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -141,7 +118,6 @@ async function main() {
   const [N, K] = values.shape.split(',').map(Number);
   const tokenCounts = values.tokens.split(',').map(Number);
   const ctx = await openNodeGpu();
-  ctx0 = ctx;
   try {
     log(`adapter: ${ctx.adapter.description}${ctx.caps.software ? ' (software)' : ''}; subgroups ${ctx.caps.subgroups}`);
     const kernels: LinearKernel[] = [
@@ -150,10 +126,10 @@ async function main() {
     const rows: string[][] = [];
     for (const name of values.types.split(',')) {
       const type = GGMLType[name as keyof typeof GGMLType];
-      const weight = await upload(ctx, type, N, K);
+      const weight = await uploadRandomMatrix(ctx, type, N, K);
       const weightBytes = weight.parts.reduce((sum, p) => sum + p.buffer.size, 0);
       for (const M of tokenCounts) {
-        const x = floats(ctx, random(M * K, 2));
+        const x = floats(ctx, randomFloats(M * K, 2));
         const y = ctx.device.createBuffer({ size: M * N * 4, usage: GPUBufferUsage.STORAGE });
         for (const kernel of kernels) {
           if ((kernel === 'matvec' || kernel === 'matvec_rows') && M > 4) continue;
@@ -172,12 +148,12 @@ async function main() {
     const probeRows: string[][] = [];
     for (const name of values.types.split(',')) {
       const type = GGMLType[name as keyof typeof GGMLType];
-      const weight = await upload(ctx, type, N, K);
+      const weight = await uploadRandomMatrix(ctx, type, N, K);
       const part = weight.parts[0];
       const bytes = part.buffer.size;
-      const x = floats(ctx, random(K, 2));
+      const x = floats(ctx, randomFloats(K, 2));
       const y = ctx.device.createBuffer({ size: N * 4 * 64, usage: GPUBufferUsage.STORAGE });
-      for (const [probe, code, groups] of await probes(type, N, K)) {
+      for (const [probe, code, groups] of await probes(ctx, type, N, K)) {
         const pipeline = ctx.device.createComputePipeline({ layout: 'auto', compute: { module: ctx.device.createShaderModule({ code }), entryPoint: 'main' } });
         const bindGroup = ctx.device.createBindGroup({
           layout: pipeline.getBindGroupLayout(0),
@@ -193,14 +169,10 @@ async function main() {
     log(`probes on ${N}x${K}: only read the weight bytes (vec4<u32> per lane, lanes adjacent); only decode them (4 rows per invocation, as matvec_rows, no inputs)`);
     log(table(['weights', 'probe', 'ms', 'weight GB/s', 'G weights/s'], probeRows));
 
-    // Square f32 matmul with the prefill kernel (its weights already f32 rows).
+    // Square f32 matmul with the adapter's own prefill kernel.
     const S = Number(values.square);
-    const f32 = await upload(ctx, GGMLType.F32, S, S);
-    const xs = floats(ctx, random(S * S, 3));
-    const ys = ctx.device.createBuffer({ size: S * S * 4, usage: GPUBufferUsage.STORAGE });
-    const squareSeconds = await time(ctx, (rec) => recordMatmul(rec, ctx, { weight: f32, x: xs, y: ys, M: S, kernel: 'matmul_blocked' }));
     log('');
-    log(`square f32 matmul ${S}³ with matmul_blocked (includes its f32 copy pass): ${(squareSeconds * 1000).toFixed(1)} ms, ${((2 * S ** 3) / squareSeconds / 1e9).toFixed(2)} GFLOP/s`);
+    log(`square f32 matmul ${S}³ with this adapter's prefill kernel: ${((await measureSquareMatmul(ctx, S)) / 1e9).toFixed(2)} GFLOP/s`);
   } finally {
     ctx.destroy();
   }

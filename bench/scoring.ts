@@ -3,46 +3,15 @@
 // `logprobsBatch` and as one `logprobs` call each (the suffix search's two ways), on a random-weight
 // model in SmolLM2-135M's shape (Q8_0). Prints the ratio measured in this one run.
 
-import { existsSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { LoadedModel } from '../src/engine/api';
 import type { GpuContext } from '../src/engine/gpu';
 import { loadModel } from '../src/engine/model';
 import { openNodeGpu } from '../src/cli/node-gpu';
 import { pathSource } from '../src/gguf/source-node';
-import { encodeGguf } from '../src/gguf/writer';
-import { buildRandomModel, specHash, type RandomModelSpec } from '../tests/fixtures/models';
+import { cachedModel, seededTokens, SHAPES, warmUpTwin } from './models';
 
-/** SmolLM2-135M's shape with random Q8_0 weights (as in bench/engine.ts, so the cached file is shared). */
-const SMOLLM2_135M = {
-  arch: 'llama', weightType: 'Q8_0', nLayer: 30, nEmbd: 576, nHead: 9, nHeadKv: 3, headDim: 64, nFf: 1536,
-  vocabSize: 49152, contextLength: 4096, ropeTheta: 100000, rmsEps: 1e-5, tied: true, seed: 102,
-} as const satisfies RandomModelSpec;
-
-const CACHE_DIR = fileURLToPath(new URL('../.cache/bench/', import.meta.url));
-
-/** Writes the model once under .cache/bench/ (the name bench/engine.ts uses for the same spec). */
-async function cachedModel(label: string, spec: RandomModelSpec): Promise<string> {
-  const path = `${CACHE_DIR}${label}-${spec.weightType}-${specHash(spec)}.gguf`;
-  if (existsSync(path)) return path;
-  const { bytes } = encodeGguf(buildRandomModel(spec));
-  await mkdir(CACHE_DIR, { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, bytes);
-  await rename(temporary, path);
-  return path;
-}
-
-/** Seeded token ids in [3, vocab). */
-function tokens(count: number, vocab: number, seed: number): number[] {
-  let state = seed >>> 0;
-  return Array.from({ length: count }, () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return 3 + (state % (vocab - 3));
-  });
-}
+const SMOLLM2_135M = SHAPES['smollm2-135m'];
 
 interface Shape {
   readonly batch: number;
@@ -59,8 +28,8 @@ interface Timed {
 /** Both ways from a cached prefix: B `logprobs` calls, then one `logprobsBatch`. */
 async function scoreBothWays(model: LoadedModel, shape: Shape): Promise<{ single: Timed; batched: Timed }> {
   const { vocabSize } = model.config;
-  const prefix = tokens(shape.prefix, vocabSize, 7);
-  const continuations = Array.from({ length: shape.batch }, (_, b) => tokens(shape.length, vocabSize, 100 + b));
+  const prefix = seededTokens(shape.prefix, vocabSize, 7);
+  const continuations = Array.from({ length: shape.batch }, (_, b) => seededTokens(shape.length, vocabSize, 100 + b));
   await model.generate(prefix, { maxNewTokens: 0, logits: 'none', reuse: 'none' });
 
   let started = performance.now();
@@ -78,8 +47,7 @@ async function scoreBothWays(model: LoadedModel, shape: Shape): Promise<{ single
  * two-candidate batch on the real model.
  */
 async function warmUp(ctx: GpuContext, model: LoadedModel, shape: Shape): Promise<void> {
-  const twinSpec = { ...SMOLLM2_135M, nLayer: 1, nEmbd: 128, nHead: 2, nHeadKv: 1, headDim: 64, nFf: 128, vocabSize: 320, seed: 1102 };
-  const twin = await loadModel(ctx, await pathSource(await cachedModel('llama-warm-up', twinSpec)));
+  const twin = await loadModel(ctx, await pathSource(await cachedModel(`${SMOLLM2_135M.arch}-warm-up`, warmUpTwin(SMOLLM2_135M))));
   try {
     await scoreBothWays(twin, shape);
   } finally {

@@ -10,7 +10,9 @@ import { parseArgs } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { collectPageErrors, launchChromium } from '../../tests/e2e/support/browser';
 import { bundleBenchPage } from './bundle';
-import { cachedModel, isShapeName, SHAPES, warmUpTwin, wordPrompt, type ShapeName } from './models';
+import { cachedModel, isShapeName, SHAPES, warmUpTwin, type ShapeName } from '../models';
+import { table } from '../table';
+import { wordPrompt } from './models';
 import { nodeEngineFigures } from './node-bench';
 import type { EngineFigures, RunRequest } from './protocol';
 import { serveBench } from './server';
@@ -110,12 +112,6 @@ function peerBest(peers: readonly EngineFigures[]) {
   return { prefill: Math.max(...peers.map(prefillRate)), decode: Math.max(...peers.map(decodeRate)) };
 }
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
 function report(runs: readonly ModelRun[]): string {
   const rows = runs.flatMap(({ model, peers, ours }) => {
     const best = peerBest(peers);
@@ -135,7 +131,7 @@ function report(runs: readonly ModelRun[]): string {
   const devices = new Map(runs.flatMap(({ peers, ours }) => [...peers, ...ours].map((f) => [f.engine, f.device] as const)));
   return [
     ...[...devices].map(([engine, device]) => `${engine}: ${device}`),
-    table(['model', 'engine', 'prompt', 'prefill tok/s', 'decode steps', 'decode tok/s', 'decode ms/tok', 'prefill ours/peer', 'decode ours/peer'], rows),
+    table(['model', 'engine', 'prompt', 'prefill tok/s', 'decode steps', 'decode tok/s', 'decode ms/tok', 'prefill ours/peer', 'decode ours/peer'], rows, 2),
     'prefill tok/s = prompt / time to the first greedy token; decode tok/s over the timed steps after it. The peer ' +
       "(llama.cpp's WASM build in @wllama/wllama) reports llama-server's own timings; ours is timed around generate() from an empty KV cache. " +
       'ours/peer: against the fastest peer run of each figure.',
