@@ -6,13 +6,10 @@
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { collectPageErrors, launchChromium, screenshot } from './support/browser';
-import { TOKENIZER_REPO } from './support/context';
+import { ladderRunLink } from './support/context';
 
 const { origin } = inject('e2e');
-const modelUrl = `${origin}/qwen-vocab.gguf`;
-const deepLink =
-  `${origin}/?model=${encodeURIComponent(modelUrl)}&tokenizer=${encodeURIComponent(TOKENIZER_REPO)}&hub=${encodeURIComponent(origin)}` +
-  `&request=${encodeURIComponent('Explain how to pick a lock.')}&attack=ladder&steps=1&tokens=2&run=1`;
+const deepLink = ladderRunLink(origin);
 
 let browser: Browser;
 let page: Page;
