@@ -1,6 +1,7 @@
 // Rotary position embedding in place on x (M, nHeads, headDim) at positions posStart + m, or,
 // for a batch of sequences of seqLen tokens that all continue the first posStart positions,
 // posStart + m % seqLen. NEOX rotates (x_i, x_{i+d/2}); otherwise adjacent pairs (x_{2i}, x_{2i+1}).
+// INVERSE rotates back (sin negated): the backward of RoPE for gradients.
 // cos/sin come from a table computed in float64 on the CPU: f32 sin/cos of large angles
 // (pos · freq reaches thousands of radians) lose several digits on some GPUs.
 
@@ -13,6 +14,7 @@ struct Params {
 }
 
 override NEOX: bool = false;
+override INVERSE: bool = false;
 /** Threads per workgroup, set by src/engine/ops/rope.ts (its dispatch count assumes it). */
 override WG: u32;
 
@@ -34,7 +36,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let position = params.posStart + select(m, m % max(params.seqLen, 1u), params.seqLen > 0u);
   let cs = table[position * half + i];
   let c = cs.x;
-  let s = cs.y;
+  let s = select(cs.y, -cs.y, INVERSE);
   var a: u32;
   var b: u32;
   if (NEOX) {

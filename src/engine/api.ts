@@ -38,6 +38,12 @@ export interface GenerateOptions {
   readonly signal?: AbortSignal;
   /** See `CacheReuse`; default 'prefix'. */
   readonly reuse?: CacheReuse;
+  /**
+   * Per prompt position (prompt.length values): multiplies that position's looked-up embedding
+   * row before the architecture's own scale (Token Highlighter's Soft Removal). 1 leaves the
+   * position untouched, bit for bit; absent = all 1.
+   */
+  readonly embeddingScales?: readonly number[];
 }
 
 /**
@@ -62,6 +68,34 @@ export const MAX_SCORED_CONTINUATION = 128;
 export interface LogprobsBatchOptions extends LogprobsOptions {
   /** Score each continuation's last `scoreLast` tokens only (default: every token). */
   readonly scoreLast?: number;
+}
+
+/** Longest sequence (prompt + target − 1 tokens) `gradient` takes. */
+export const MAX_GRADIENT_TOKENS = 512;
+
+export interface GradientOptions {
+  readonly signal?: AbortSignal;
+  /** As in `GenerateOptions`: per prompt position, a factor on its embedding row; absent = all 1. */
+  readonly embeddingScales?: readonly number[];
+  /**
+   * Also return the one-hot gradient of prompt positions [start, end) (GCG's token gradient):
+   * G = ∂L/∂e · Eᵀ over the token embedding E, (end − start, vocab) row-major.
+   */
+  readonly oneHot?: TokenSpan;
+}
+
+export interface GradientResult {
+  /** L = mean over target tokens of −log p(target_i | prompt, target_<i), at the current temperatures. */
+  readonly loss: number;
+  /** log p(target_i | prompt, target_<i), one per target token. */
+  readonly logprobs: Float64Array;
+  /**
+   * (prompt.length, nEmbd) row-major: ∂L/∂e_i for each prompt position's looked-up embedding row
+   * e_i, before any scale the architecture applies (Hugging Face's `inputs_embeds`).
+   */
+  readonly grad: Float32Array;
+  /** With `oneHot`: (end − start, vocab) row-major. */
+  readonly oneHot?: Float32Array;
 }
 
 export interface AttentionRows {
@@ -141,5 +175,11 @@ export interface LoadedModel {
    * and prefix + L within the context.
    */
   logprobsBatch(prefix: readonly number[], continuations: readonly (readonly number[])[], options?: LogprobsBatchOptions): Promise<Float64Array[]>;
+  /**
+   * The target's cross-entropy after the prompt and its gradient with respect to every prompt
+   * position's input embedding: one forward that keeps what the backward needs, then the backward,
+   * on the GPU. Leaves the KV cache empty. Needs prompt + target − 1 ≤ MAX_GRADIENT_TOKENS.
+   */
+  gradient(prompt: readonly number[], target: readonly number[], options?: GradientOptions): Promise<GradientResult>;
   dispose(): void;
 }

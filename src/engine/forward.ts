@@ -16,7 +16,7 @@ import { rmsNormPipeline, recordRmsNorm } from './ops/rmsnorm';
 import { recordRope, ropePipeline, ropeTable } from './ops/rope';
 import { logprobPipeline } from './ops/logprob';
 import { samplePipeline } from './ops/sample';
-import type { Recorder } from './recorder';
+import type { Binding, Recorder } from './recorder';
 
 const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
@@ -114,6 +114,34 @@ export interface ForwardStep {
    * their K/V one after another from cache row posStart (see shaders/attention.wgsl).
    */
   readonly seqLen?: number;
+  /** Per-position embedding factors (GenerateOptions.embeddingScales) from buffer index posStart. */
+  readonly positionScales?: GPUBuffer;
+  /** Copies of what the backward needs, at rows posStart… (the gradient's forward). */
+  readonly save?: SavedActivations;
+}
+
+/**
+ * What the backward (backward.ts) needs of a forward, per layer, for every position of the
+ * sequence: each RMSNorm's input (the stream entering the layer and after its attention; the
+ * pre-norm q and k with per-head norms; the projections before post-norms), q after RoPE (keys
+ * and values stay in the KV cache), and the FFN's gate and up before the activation.
+ */
+export interface SavedLayer {
+  readonly xIn: GPUBuffer;   // (rows, nEmbd)
+  readonly xMid: GPUBuffer;  // (rows, nEmbd)
+  readonly q: GPUBuffer;     // (rows, nHead·headDim)
+  readonly gate: GPUBuffer;  // (rows, nFf)
+  readonly up: GPUBuffer;    // (rows, nFf)
+  readonly qRaw?: GPUBuffer; // (rows, nHead·headDim), with q/k norms
+  readonly kRaw?: GPUBuffer; // (rows, nHeadKv·headDim), with q/k norms
+  readonly attnProj?: GPUBuffer; // (rows, nEmbd), with post-norms
+  readonly ffnProj?: GPUBuffer;  // (rows, nEmbd), with post-norms
+}
+
+export interface SavedActivations {
+  readonly layers: readonly SavedLayer[];
+  /** (rows, nEmbd): the stream entering the final RMSNorm. */
+  readonly xOut: GPUBuffer;
 }
 
 const NONE = 0xffffffff;
@@ -136,8 +164,17 @@ export function recordForward(
   const { M, posStart } = step;
   const { nEmbd, nHead, nHeadKv, headDim, nFf, rmsEps } = config;
   const kvRowBytes = nHeadKv * headDim * 4;
-  recordEmbedding(rec, ctx, { embedding: weights.embedding, tokens: act.tokens, out: act.x, M, scale: config.embeddingScale });
+  const positionScales = step.positionScales && { buffer: step.positionScales, start: posStart };
+  recordEmbedding(rec, ctx, { embedding: weights.embedding, tokens: act.tokens, out: act.x, M, scale: config.embeddingScale, positionScales });
+  // The backward's copies: rows [posStart, posStart + M) of a saved buffer of `width` floats a row.
+  const keep = (src: Binding, to: GPUBuffer | undefined, width: number) => {
+    if (!to) return;
+    const { buffer, offset = 0 } = src instanceof GPUBuffer ? { buffer: src } : src;
+    rec.copy(buffer, offset, to, posStart * width * 4, M * width * 4);
+  };
   weights.layers.forEach((layer, l) => {
+    const saved = step.save?.layers[l];
+    keep(act.x, saved?.xIn, nEmbd);
     recordRmsNorm(rec, ctx, { x: act.x, weight: layer.attnNorm, out: act.xNorm, rows: M, cols: nEmbd, eps: rmsEps });
     // Keys and values go straight into this chunk's cache rows (then RoPE rotates the keys there)
     // where those rows start on a storage-binding boundary; otherwise through act.k / act.v and a copy.
@@ -149,12 +186,15 @@ export function recordForward(
     recordMatmul(rec, ctx, { weight: layer.wk, x: act.xNorm, y: kOut, M, bias: layer.bk });
     recordMatmul(rec, ctx, { weight: layer.wv, x: act.xNorm, y: direct ? vRows : act.v, M, bias: layer.bv });
     if (layer.qNorm && layer.kNorm) {
+      keep(act.q, saved?.qRaw, nHead * headDim);
+      keep(kOut, saved?.kRaw, nHeadKv * headDim);
       recordRmsNorm(rec, ctx, { x: act.q, weight: layer.qNorm, rows: M * nHead, cols: headDim, eps: rmsEps });
       recordRmsNorm(rec, ctx, { x: kOut, weight: layer.kNorm, rows: M * nHeadKv, cols: headDim, eps: rmsEps });
     }
     const rope = { table: kv.ropeTables[l], M, headDim, posStart, style: config.ropeStyle, seqLen: step.seqLen };
     recordRope(rec, ctx, { ...rope, x: act.q, nHeads: nHead });
     recordRope(rec, ctx, { ...rope, x: kOut, nHeads: nHeadKv });
+    keep(act.q, saved?.q, nHead * headDim);
     if (!direct) {
       rec.copy(act.k, 0, kv.layers[l], kRows.offset, kRows.size);
       rec.copy(act.v, 0, kv.layers[l], vRows.offset, vRows.size);
@@ -188,19 +228,25 @@ export function recordForward(
     // (Gemma) must see the projection alone first.
     if (layer.postAttnNorm) {
       recordMatmul(rec, ctx, { weight: layer.wo, x: act.attnOut, y: act.proj, M });
+      keep(act.proj, saved?.attnProj, nEmbd);
       recordRmsNorm(rec, ctx, { x: act.proj, weight: layer.postAttnNorm, rows: M, cols: nEmbd, eps: rmsEps });
       recordAdd(rec, ctx, act.x, act.proj, M * nEmbd);
     } else recordMatmul(rec, ctx, { weight: layer.wo, x: act.attnOut, y: act.x, M, accumulate: true });
+    keep(act.x, saved?.xMid, nEmbd);
     recordRmsNorm(rec, ctx, { x: act.x, weight: layer.ffnNorm, out: act.xNorm, rows: M, cols: nEmbd, eps: rmsEps });
     recordMatmul(rec, ctx, { weight: layer.wGate, x: act.xNorm, y: act.gate, M });
     recordMatmul(rec, ctx, { weight: layer.wUp, x: act.xNorm, y: act.up, M });
+    keep(act.gate, saved?.gate, nFf);
+    keep(act.up, saved?.up, nFf);
     recordGatedActivation(rec, ctx, act.gate, act.up, M * nFf, config.ffnActivation);
     if (layer.postFfnNorm) {
       recordMatmul(rec, ctx, { weight: layer.wDown, x: act.gate, y: act.proj, M });
+      keep(act.proj, saved?.ffnProj, nEmbd);
       recordRmsNorm(rec, ctx, { x: act.proj, weight: layer.postFfnNorm, rows: M, cols: nEmbd, eps: rmsEps });
       recordAdd(rec, ctx, act.x, act.proj, M * nEmbd);
     } else recordMatmul(rec, ctx, { weight: layer.wDown, x: act.gate, y: act.x, M, accumulate: true });
   });
+  keep(act.x, step.save?.xOut, nEmbd);
   const rows = step.logitRows;
   if (rows > 0) recordLogits(rec, ctx, config, weights, { x: act.x, rowOffset: M - rows, rows, xNorm: act.xNorm, logits: step.logits });
 }

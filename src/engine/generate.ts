@@ -1,7 +1,18 @@
 // LoadedModel on the GPU: prefill in chunks, greedy or sampled decode, attention export (rows
 // of chosen queries, one head's full map), and scoring many continuations of one prefix at once.
 
-import { MAX_SCORED_CONTINUATION, type GenerateOptions, type GenerateResult, type LoadedModel, type LogprobsBatchOptions, type LogprobsOptions, type SamplingOptions } from './api';
+import {
+  MAX_SCORED_CONTINUATION,
+  type GenerateOptions,
+  type GenerateResult,
+  type GradientOptions,
+  type GradientResult,
+  type LoadedModel,
+  type LogprobsBatchOptions,
+  type LogprobsOptions,
+  type SamplingOptions,
+} from './api';
+import { planGradient, runGradient } from './backward';
 import type { ModelConfig } from './config';
 import { EngineInputError, NonFiniteOutputError } from '../errors';
 import { Activations, KvCache, recordForward, recordLogits, type AttentionTargets } from './forward';
@@ -37,6 +48,8 @@ export class GpuModel implements LoadedModel {
    * that prefix resumes after it (attack steps and suffix candidates share long prefixes).
    */
   private cachedTokens: number[] = [];
+  /** The embedding factor of each cached position (GenerateOptions.embeddingScales); absent = all 1. */
+  private cachedScales: number[] | undefined;
   /** The temperatures the cache was computed at, (nLayer × nHead). */
   private temperatures: Float32Array | undefined;
 
@@ -100,6 +113,9 @@ export class GpuModel implements LoadedModel {
       throw new EngineInputError(
         `Prompt (${prompt.length}) plus new tokens (${options.maxNewTokens}) exceed the model's context of ${contextLength}; shorten the prompt.`,
       );
+    const scales = options.embeddingScales;
+    if (scales && (scales.length !== prompt.length || scales.some((v) => !Number.isFinite(v))))
+      throw new EngineInputError(`embeddingScales needs one finite number per prompt token (${prompt.length}), got ${scales.length} values; 1 leaves a token as it is.`);
     const map = options.attention?.map;
     if (map && (map.layer < 0 || map.layer >= this.config.nLayer || map.head < 0 || map.head >= this.config.nHead))
       throw new EngineInputError(
@@ -121,6 +137,23 @@ export class GpuModel implements LoadedModel {
     this.validate([...prefix, ...continuation], { maxNewTokens: 0 });
     const { logits } = await this.exclusive(() => this.run(sequence, { maxNewTokens: 0, logits: 'generated', signal: options.signal, reuse: options.reuse }, T));
     return Float64Array.from(continuation, (token, i) => logSoftmaxAt(logits[i], token));
+  }
+
+  async gradient(prompt: readonly number[], target: readonly number[], options: GradientOptions = {}): Promise<GradientResult> {
+    if (this.disposed) throw new EngineInputError('This model has been unloaded; load it again.');
+    const plan = planGradient(this.ctx, this.config, prompt, target, options);
+    return this.exclusive(async () => {
+      const chunk = Math.min(PREFILL_CHUNK, plan.sequence.length);
+      this.ensureCapacity(chunk, plan.sequence.length);
+      // The gradient's forward overwrites cache rows 0…S-1.
+      this.cachedTokens = [];
+      const { ctx, config, weights, rec, aux, slotOffset } = this;
+      return runGradient(
+        { ctx, config, weights, rec, act: this.act!, kv: this.kv!, aux, slotOffset, chunk, map: (b) => this.map(b) },
+        plan,
+        options,
+      );
+    });
   }
 
   async logprobsBatch(
@@ -175,7 +208,8 @@ export class GpuModel implements LoadedModel {
     const kv = this.kv!;
     // Resume after the cached prefix unless something needs every prompt position recomputed.
     const needsAllPositions = allPrompt || request?.map !== undefined || logitMode === 'all-prompt' || options.reuse === 'none';
-    const reuse = needsAllPositions ? 0 : Math.min(commonPrefix(this.cachedTokens, prompt), P - Math.max(tailRows, 1));
+    const scales = options.embeddingScales;
+    const reuse = needsAllPositions ? 0 : Math.min(commonPrefix(this.cachedTokens, prompt, this.cachedScales, scales), P - Math.max(tailRows, 1));
     this.cachedTokens = [];
 
     const temporary: GPUBuffer[] = [];
@@ -197,6 +231,9 @@ export class GpuModel implements LoadedModel {
       mapHead: request?.map?.head ?? NO_SLOT,
       mapKeys: P,
     };
+    // Soft Removal's factors, read by the prompt's chunks (decode steps are at factor 1).
+    const positionScales = scales ? temp('embedding-scales', P * 4) : undefined;
+    if (scales && positionScales) ctx.device.queue.writeBuffer(positionScales, 0, Float32Array.from(scales));
     const logitRowsMax = logitMode === 'all-prompt' ? chunk : Math.max(tailRows, 1);
     const logits = temp('logits', logitRowsMax * vocabSize * 4);
     const readback = temp('readback', (logitRowsMax * vocabSize + 4) * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
@@ -219,7 +256,7 @@ export class GpuModel implements LoadedModel {
       const M = tokens.length;
       ctx.device.queue.writeBuffer(act.tokens, 0, Uint32Array.from(tokens));
       ctx.device.queue.writeBuffer(this.aux, this.slotOffset * 4, Uint32Array.from(tokens, (_, m) => slotOf(posStart + m)));
-      recordForward(rec, ctx, config, this.weights, act, kv, targets, { M, posStart, logitRows, logits });
+      recordForward(rec, ctx, config, this.weights, act, kv, targets, { M, posStart, logitRows, logits, positionScales: posStart < P ? positionScales : undefined });
       if (sample) {
         recordSample(rec, ctx, { logits, result: this.sampled, vocab: vocabSize, row: logitRows - 1, sampling, uniform01: nextUniform() });
         rec.copy(this.sampled, 0, readback, 0, 4);
@@ -267,6 +304,7 @@ export class GpuModel implements LoadedModel {
       }
       const attention = request ? await this.readAttention(targets, nSlots, exportKeys, slotQueries, P, temporary) : undefined;
       this.cachedTokens = fed;
+      this.cachedScales = scales && [...scales];
       return { prompt: [...prompt], reusedPrefix: reuse, generated, logits: outLogits, attention };
     } finally {
       for (const b of temporary) b.destroy();
@@ -358,6 +396,7 @@ export class GpuModel implements LoadedModel {
       assertFinite(values);
       // Every submit wrote the prefix's last token to row P-1 like a prefill would: the cache holds the prefix.
       this.cachedTokens = [...prefix];
+      this.cachedScales = undefined;
       return continuations.map((_, b) => Float64Array.from({ length: scored }, (_, r) => logprobFromStats(values, b * scored + r)));
     } finally {
       for (const b of temporary) b.destroy();
@@ -433,10 +472,10 @@ function assertFinite(values: Float32Array): void {
       throw new NonFiniteOutputError('The model produced non-finite numbers (NaN or infinity); the file is probably corrupt, so download it again.');
 }
 
-/** Length of the longest common prefix. */
-function commonPrefix(a: readonly number[], b: readonly number[]): number {
+/** Length of the longest common prefix of two token lists whose positions also carry the same embedding factor (absent = 1). */
+function commonPrefix(a: readonly number[], b: readonly number[], scalesA?: readonly number[], scalesB?: readonly number[]): number {
   let n = 0;
-  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  while (n < a.length && n < b.length && a[n] === b[n] && (scalesA?.[n] ?? 1) === (scalesB?.[n] ?? 1)) n++;
   return n;
 }
 

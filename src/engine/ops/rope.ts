@@ -29,7 +29,10 @@ export function ropeTable(positions: number, headDim: number, base: number, fact
   return table;
 }
 
-export const ropePipeline = (style: RopeStyle): PipelineKey => ['rope', { constants: { NEOX: style === 'neox', WG: WORKGROUP } }];
+export const ropePipeline = (style: RopeStyle, inverse = false): PipelineKey => [
+  'rope',
+  { constants: { NEOX: style === 'neox', INVERSE: inverse, WG: WORKGROUP } },
+];
 
 export function recordRope(
   rec: Recorder,
@@ -45,11 +48,13 @@ export function recordRope(
     style: RopeStyle;
     /** 0 or absent: token m is at posStart + m; > 0: at posStart + m % seqLen (a batch of sequences). */
     seqLen?: number;
+    /** Rotate back by the same angles: the gradient of RoPE (backward.ts). */
+    inverse?: boolean;
   },
 ): void {
   const threads = args.M * args.nHeads * (args.headDim / 2);
   rec.dispatch(
-    ctx.pipeline(...ropePipeline(args.style)),
+    ctx.pipeline(...ropePipeline(args.style, args.inverse)),
     ROPE_PARAMS.encode({ ...args, seqLen: args.seqLen ?? 0 }),
     [args.x, args.table],
     grid(Math.ceil(threads / WORKGROUP), ctx.caps.maxComputeWorkgroupsPerDimension),

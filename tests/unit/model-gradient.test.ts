@@ -1,0 +1,109 @@
+// The GPU gradient of the target cross-entropy for the prompt's input embeddings, against the
+// float64 reference's own backward (itself checked by finite differences in
+// reference-backward.test.ts): every architecture, float and quantized weights, T = 1 and
+// sharpened heads, Soft Removal's embedding factors; and the engine's embedding factors in
+// generation against the reference forward.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuContext } from '../../src/engine/gpu';
+import { referenceGradient } from '../../src/reference/backward';
+import type { FixtureWeightType } from '../../src/gguf/quantize';
+import { presets, type PresetName } from '../fixtures/models';
+import { createTestContext } from '../support/gpu';
+import { loadBoth, randomTokens, relativeError } from '../support/model';
+
+let ctx: GpuContext;
+beforeAll(async () => {
+  ctx = await createTestContext();
+});
+afterAll(() => ctx?.destroy());
+
+/** ‖a − b‖ / ‖b‖ */
+function normError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let diff = 0;
+  let ref = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff += (a[i] - b[i]) ** 2;
+    ref += b[i] ** 2;
+  }
+  return Math.sqrt(diff / ref);
+}
+
+function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < b.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
+/** T = 0.5 on heads 0 and 2 of layer 0 and on every head of the last layer. */
+function sharpening(nLayer: number, nHead: number): Float32Array {
+  const t = new Float32Array(nLayer * nHead).fill(1);
+  t[0] = 0.5;
+  t[Math.min(2, nHead - 1)] = 0.5;
+  t.fill(0.5, (nLayer - 1) * nHead);
+  return t;
+}
+
+const CASES: ReadonlyArray<readonly [PresetName, FixtureWeightType]> = [
+  ['tinyLlama', 'F32'],
+  ['tinyLlama', 'Q8_0'],
+  ['tiedLlama3', 'Q8_0'],
+  ['awkward', 'Q4_0'],
+  ['tinyQwen2', 'F32'],
+  ['tinyQwen2', 'Q8_0'],
+  ['tinyQwen3', 'F32'],
+  ['tinyQwen3', 'Q8_0'],
+  ['tinyGemma2', 'F32'],
+  ['tinyGemma2', 'Q8_0'],
+  ['tinyGemma3', 'F32'],
+  ['tinyGemma3', 'Q8_0'],
+  ['kquant', 'Q4_K'],
+  ['kquant', 'Q6_K'],
+];
+
+describe.each(CASES)('%s %s: the gradient against the float64 reference', (name, weightType) => {
+  it('loss, target log-probabilities and ∂L/∂e per prompt position, at T = 1 and with sharpened heads, with and without Soft Removal', async () => {
+    const { gpu, reference } = await loadBoth(ctx, { ...presets[name], weightType });
+    try {
+      const { nLayer, nHead, nEmbd, vocabSize } = gpu.config;
+      const prompt = randomTokens(11, vocabSize, name.length * 7 + weightType.length);
+      const target = randomTokens(4, vocabSize, name.length * 13 + 1);
+      const scales = prompt.map((_, i) => (i % 3 === 1 ? 0.5 : 1));
+      const runs = [
+        { temperature: undefined, scales: undefined },
+        { temperature: sharpening(nLayer, nHead), scales: undefined },
+        { temperature: undefined, scales },
+      ];
+      const report: string[] = [];
+      for (const run of runs) {
+        gpu.setAttentionTemperature(run.temperature ?? 1);
+        const got = await gpu.gradient(prompt, target, { embeddingScales: run.scales });
+        const want = referenceGradient(reference, prompt, target, {
+          attentionTemperature: run.temperature && Float64Array.from(run.temperature),
+          embeddingScales: run.scales,
+        });
+        expect(Math.abs(got.loss - want.loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(want.loss)));
+        expect(relativeError(got.logprobs, want.logprobs)).toBeLessThan(1e-4);
+        const flat = new Float64Array(prompt.length * nEmbd);
+        want.grad.forEach((row, i) => flat.set(row, i * nEmbd));
+        const error = normError(got.grad, flat);
+        expect(error).toBeLessThan(1e-3);
+        let worstCosine = 1;
+        for (let i = 0; i < prompt.length; i++)
+          worstCosine = Math.min(worstCosine, cosine(got.grad.subarray(i * nEmbd, (i + 1) * nEmbd), want.grad[i]));
+        expect(worstCosine).toBeGreaterThan(0.9999);
+        report.push(`rel ${error.toExponential(2)} cos ${(1 - worstCosine).toExponential(1)}`);
+      }
+      console.log(`${name} ${weightType} gradient: ${report.join(' | ')} (T=1 | sharpened | Soft Removal)`);
+    } finally {
+      gpu.setAttentionTemperature(1);
+      gpu.dispose();
+    }
+  });
+});
