@@ -54,7 +54,7 @@ interface ForwardArgs {
   readonly exportAttention: boolean;
 }
 
-function nonNegativeInteger(text: string, what: string): number {
+export function nonNegativeInteger(text: string, what: string): number {
   if (!/^\d+$/.test(text.trim())) throw new UsageError(`${what} must be a non-negative integer, got "${text}".`);
   return Number(text.trim());
 }
@@ -71,18 +71,22 @@ function parseForwardArgs(args: readonly string[]): ForwardArgs | 'help' {
   });
   if (values.help) return 'help';
   if (!values.model) throw new UsageError('--model <file.gguf> is required.');
-  if (values.tokens === undefined) throw new UsageError('--tokens <ids> is required.');
-  const tokenTexts = values.tokens.split(',');
-  if (values.tokens.trim() === '') throw new UsageError('--tokens needs at least one token id.');
-  const tokens = tokenTexts.map((t) => nonNegativeInteger(t, 'Each --tokens entry'));
+  const tokens = tokenList(values.tokens, '--tokens');
   const generate = values.generate === undefined ? 0 : nonNegativeInteger(values.generate, '--generate');
 
   const { attentionTemperature, layers } = sharpeningOptions(values);
   return { model: values.model, tokens, generate, attentionTemperature, layers, exportAttention: values['export-attention'] ?? false };
 }
 
-/** Checks the arguments against the model's shape, so mistakes surface before the GPU starts. */
-function checkAgainstModel(args: ForwardArgs, config: ModelConfig): void {
+/** Comma-separated token ids of a required option. */
+export function tokenList(text: string | undefined, option: string): number[] {
+  if (text === undefined) throw new UsageError(`${option} <ids> is required.`);
+  if (text.trim() === '') throw new UsageError(`${option} needs at least one token id.`);
+  return text.split(',').map((t) => nonNegativeInteger(t, `Each ${option} entry`));
+}
+
+/** Checks token ids and a layer range against the model's shape, so mistakes surface before the GPU starts. */
+export function checkAgainstModel(args: { tokens: readonly number[]; layers?: { first: number; last: number } }, config: ModelConfig): void {
   const bad = args.tokens.find((t) => t >= config.vocabSize);
   if (bad !== undefined) throw new EngineInputError(`Token id ${bad} is outside this model's vocabulary of ${config.vocabSize}.`);
   if (args.layers && args.layers.last >= config.nLayer)
@@ -99,7 +103,7 @@ function compactFloat(value: number): number {
   return Number(value.toPrecision(9));
 }
 
-const compactArray = (values: Float32Array): number[] => Array.from(values, compactFloat);
+export const compactArray = (values: Float32Array): number[] => Array.from(values, compactFloat);
 
 /** attention[l][h][q][k] over the prompt from rows laid out (nLayer, nSlots, nHead, keys). */
 function promptAttention(result: GenerateResult, config: ModelConfig): number[][][][] {
@@ -122,12 +126,21 @@ function promptAttention(result: GenerateResult, config: ModelConfig): number[][
   );
 }
 
-async function runForward(args: ForwardArgs): Promise<string> {
-  const source = await pathSource(args.model);
+/**
+ * Opens the model file, checks it (and `check` the arguments against its config) before starting
+ * the GPU (a second or two on SwiftShader), loads it, applies the temperature, runs `work`, and
+ * releases everything.
+ */
+export async function withModel<T>(
+  path: string,
+  sharpening: { attentionTemperature?: number; layers?: { first: number; last: number } },
+  check: (config: ModelConfig) => void,
+  work: (model: LoadedModel) => Promise<T>,
+): Promise<T> {
+  const source = await pathSource(path);
   let ctx;
   try {
-    // Reject a file that is not a usable GGUF before starting the GPU (a second or two on SwiftShader).
-    checkAgainstModel(args, configFromGguf(await openGguf(source)));
+    check(configFromGguf(await openGguf(source)));
     ctx = await openNodeGpu();
   } catch (e) {
     await source.close?.();
@@ -136,8 +149,17 @@ async function runForward(args: ForwardArgs): Promise<string> {
   let model: LoadedModel | undefined;
   try {
     model = await loadModel(ctx, source);
-    if (args.attentionTemperature !== undefined)
-      model.setAttentionTemperature(cliTemperatures(args.attentionTemperature, args.layers, model.config));
+    if (sharpening.attentionTemperature !== undefined)
+      model.setAttentionTemperature(cliTemperatures(sharpening.attentionTemperature, sharpening.layers, model.config));
+    return await work(model);
+  } finally {
+    model?.dispose();
+    ctx.destroy();
+  }
+}
+
+async function runForward(args: ForwardArgs): Promise<string> {
+  return withModel(args.model, args, (config) => checkAgainstModel(args, config), async (model) => {
     const result = await model.generate(args.tokens, {
       maxNewTokens: args.generate,
       logits: 'generated',
@@ -150,10 +172,7 @@ async function runForward(args: ForwardArgs): Promise<string> {
     };
     if (args.exportAttention) output.attention = promptAttention(result, model.config);
     return `${JSON.stringify(output)}\n`;
-  } finally {
-    model?.dispose();
-    ctx.destroy();
-  }
+  });
 }
 
 export const forwardCommand: CliCommand = {

@@ -6,8 +6,9 @@ import { UsageError, type CliCommand } from './command';
 import { analyzeCommand } from './analyze';
 import { evalCommand } from './eval';
 import { forwardCommand } from './forward';
+import { gradientCommand } from './gradient';
 
-const COMMANDS: readonly CliCommand[] = [forwardCommand, analyzeCommand, evalCommand];
+const COMMANDS: readonly CliCommand[] = [forwardCommand, gradientCommand, analyzeCommand, evalCommand];
 
 const HELP = `Attention Slip Lab command line.
 

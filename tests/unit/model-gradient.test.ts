@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/engine/gpu';
 import { referenceGradient } from '../../src/reference/backward';
+import { referenceForward } from '../../src/reference/forward';
 import type { FixtureWeightType } from '../../src/gguf/quantize';
 import { presets, type PresetName } from '../fixtures/models';
 import { createTestContext } from '../support/gpu';
@@ -103,6 +104,80 @@ describe.each(CASES)('%s %s: the gradient against the float64 reference', (name,
       console.log(`${name} ${weightType} gradient: ${report.join(' | ')} (T=1 | sharpened | Soft Removal)`);
     } finally {
       gpu.setAttentionTemperature(1);
+      gpu.dispose();
+    }
+  });
+});
+
+describe('one-hot gradient, embedding factors in generation, bad input', () => {
+  it("GCG's token gradient G = ∂L/∂e · Eᵀ over the suffix positions equals the reference's (Gemma 2: E unscaled)", async () => {
+    const { gpu, reference } = await loadBoth(ctx, { ...presets.tinyGemma2, weightType: 'Q8_0' });
+    try {
+      const { vocabSize, nEmbd } = gpu.config;
+      const prompt = randomTokens(10, vocabSize, 41);
+      const target = randomTokens(3, vocabSize, 42);
+      const span = { start: 4, end: 9 };
+      const got = await gpu.gradient(prompt, target, { oneHot: span });
+      const want = referenceGradient(reference, prompt, target);
+      const E = reference.tokenEmbedding.data;
+      const expected = new Float64Array((span.end - span.start) * vocabSize);
+      for (let i = span.start; i < span.end; i++)
+        for (let t = 0; t < vocabSize; t++) {
+          let dot = 0;
+          for (let j = 0; j < nEmbd; j++) dot += want.grad[i][j] * E[t * nEmbd + j];
+          expected[(i - span.start) * vocabSize + t] = dot;
+        }
+      expect(got.oneHot).toHaveLength(expected.length);
+      expect(normError(got.oneHot!, expected)).toBeLessThan(1e-3);
+    } finally {
+      gpu.dispose();
+    }
+  });
+
+  it('factors of 1 change nothing, bit for bit; factors of 0.5 give the reference forward with those factors; the cache never mixes them', async () => {
+    const { gpu, reference } = await loadBoth(ctx, { ...presets.tinyQwen3, weightType: 'Q8_0' });
+    try {
+      const { vocabSize } = gpu.config;
+      const prompt = randomTokens(12, vocabSize, 51);
+      const target = randomTokens(2, vocabSize, 52);
+      const ones = prompt.map(() => 1);
+      const halves = prompt.map((_, i) => (i >= 5 && i < 8 ? 0.5 : 1));
+      const options = { maxNewTokens: 3, logits: 'all-prompt', reuse: 'none' } as const;
+      const plain = await gpu.generate(prompt, options);
+      const unit = await gpu.generate(prompt, { ...options, embeddingScales: ones });
+      expect(unit.generated).toEqual(plain.generated);
+      unit.logits.forEach((row, i) => expect(Array.from(row)).toEqual(Array.from(plain.logits[i])));
+      const g1 = await gpu.gradient(prompt, target);
+      const g2 = await gpu.gradient(prompt, target, { embeddingScales: ones });
+      expect(Array.from(g2.grad)).toEqual(Array.from(g1.grad));
+
+      const scaled = await gpu.generate(prompt, { ...options, embeddingScales: halves });
+      const want = referenceForward(reference, [...prompt, ...scaled.generated.slice(0, -1)], { embeddingScales: [...halves, 1, 1] });
+      scaled.logits.forEach((row, i) => expect(relativeError(row, want.logits[i])).toBeLessThan(1e-4));
+      expect(relativeError(scaled.logits[prompt.length - 1], plain.logits[prompt.length - 1])).toBeGreaterThan(1e-3);
+      // The cache holds the scaled run: an unscaled prompt resumes only before the first scaled position.
+      const next = await gpu.generate(prompt, { maxNewTokens: 1 });
+      expect(next.reusedPrefix).toBe(5);
+      expect(next.generated[0]).toBe(plain.generated[0]);
+    } finally {
+      gpu.dispose();
+    }
+  });
+
+  it('bad requests get one sentence each', async () => {
+    const { gpu } = await loadBoth(ctx, { ...presets.tinyLlama, weightType: 'F32' });
+    try {
+      const prompt = [5, 6, 7];
+      await expect(gpu.gradient(prompt, [])).rejects.toThrow(/The target is empty/);
+      await expect(gpu.gradient([], [5])).rejects.toThrow(/The prompt is empty/);
+      await expect(gpu.gradient(prompt, [5], { embeddingScales: [1, 1] })).rejects.toThrow(/embeddingScales has 2 values for a prompt of 3 tokens/);
+      await expect(gpu.gradient(prompt, [5], { embeddingScales: [1, NaN, 1] })).rejects.toThrow(/finite/);
+      await expect(gpu.gradient(prompt, [5], { oneHot: { start: 2, end: 4 } })).rejects.toThrow(/one-hot span \[2, 4\)/);
+      await expect(gpu.gradient(randomTokens(300, 320, 1), [5])).rejects.toThrow(/too long for a gradient/);
+      await expect(gpu.generate(prompt, { maxNewTokens: 1, embeddingScales: [1] })).rejects.toThrow(/embeddingScales needs one finite number per prompt token/);
+      // The model still works after refusing them.
+      expect((await gpu.gradient(prompt, [5])).grad).toHaveLength(3 * gpu.config.nEmbd);
+    } finally {
       gpu.dispose();
     }
   });
