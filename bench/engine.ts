@@ -12,7 +12,7 @@ import { pathSource } from '../src/gguf/source-node';
 import type { RandomModelSpec } from '../tests/fixtures/models';
 import { cachedModel as cachedModelFile, seededTokens, SHAPES, warmUpTwin, type ShapeName } from './models';
 import { measureSquareMatmul } from './matrices';
-import { table } from './table';
+import { kernelTable, table } from './table';
 
 /** The model's file under .cache/bench/, written on first use. */
 const cachedModel = (label: string, spec: RandomModelSpec) => cachedModelFile(label, spec, log);
@@ -212,22 +212,6 @@ async function profiled(ctx: GpuContext, model: LoadedModel, prompt: number[], d
   } finally {
     ctx.profiler = undefined;
   }
-}
-
-function kernelTable(totals: KernelTotals[], tokens: number): string {
-  const all = totals.reduce((sum, t) => sum + t.seconds, 0);
-  const rate = (amount: number, seconds: number, unit: number) => (amount > 0 && seconds > 0 ? (amount / seconds / unit).toFixed(2) : '');
-  return table(
-    ['kernel', 'dispatches/tok', 'ms/tok', 'share', 'GB/s', 'GFLOP/s'],
-    totals.map((t) => [
-      t.kernel,
-      (t.dispatches / tokens).toFixed(1),
-      ((t.seconds / tokens) * 1000).toFixed(2),
-      `${((t.seconds / all) * 100).toFixed(1)}%`,
-      rate(t.bytes, t.seconds, 1e9),
-      rate(t.flops, t.seconds, 1e9),
-    ]),
-  );
 }
 
 // ---------------------------------------------------------------------------------------------
