@@ -4,9 +4,11 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { findModel } from '../../models/catalogue';
+import { GCG_APP_DEFAULTS } from '../attacks/gcg';
 import { requestText, targetText } from '../attacks/scenarios';
 import { getState, setState, useApp } from '../store';
 import { setLanguage, type UiLanguage } from '../i18n';
+import { defenseKindWith, defenseParts, partsOfDefense } from '../lab/kinds';
 import { exportTrace, importTraceFile, loadModelChoice, loadScenarioFiles, probeWebGPU, runScenario } from './actions';
 import { checkThisComputer } from './selftest-actions';
 import { ErrorMessage } from './ErrorMessage';
@@ -33,9 +35,22 @@ async function followUrl(): Promise<string[]> {
   } else if (starter) {
     setState({ requestId: starter.id, requestText: requestText(starter, language), target: targetText(starter, language) });
   }
-  if (params.attack) setState({ attack: params.attack });
+  // GCG's own default step count (50) unless the link sets one.
+  if (params.attack) setState({ attack: params.attack, ...(params.attack === 'gcg' ? { steps: GCG_APP_DEFAULTS.steps } : {}) });
   if (params.steps) setState({ steps: params.steps });
   if (params.tokens) setState({ maxNewTokens: params.tokens });
+  if (params.defense) {
+    const parts = partsOfDefense(params.defense);
+    const { sharpen, smooth, highlight } = getState();
+    setState({
+      sharpen: { ...sharpen, enabled: parts.includes('sharpening') },
+      smooth: { ...smooth, enabled: parts.includes('smoothllm') },
+      highlight: { ...highlight, enabled: parts.includes('highlighter') },
+      sideBySide: params.sideBySide,
+    });
+  }
+  const { highlight } = getState();
+  setState({ highlight: { ...highlight, alpha: params.thAlpha ?? highlight.alpha, beta: params.thBeta ?? highlight.beta } });
   if (!params.model) {
     if (params.selftest && (await probeWebGPU())) await checkThisComputer();
     return [...params.problems];
@@ -133,6 +148,10 @@ export function App() {
       request: s.requestText,
       attack: s.attack,
       steps: s.steps,
+      // Every checked defense (side by side or combined, as side-by-side says).
+      defense: defenseKindWith(defenseParts.filter((part) => ({ sharpening: s.sharpen.enabled, highlighter: s.highlight.enabled, smoothllm: s.smooth.enabled })[part])),
+      ...(s.highlight.enabled ? { thAlpha: s.highlight.alpha, thBeta: s.highlight.beta } : {}),
+      sideBySide: s.sideBySide,
       run: true,
     });
     void navigator.clipboard?.writeText(link).then(

@@ -3,6 +3,7 @@
 
 import { useEffect, useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { GCG_APP_DEFAULTS, GCG_DEFAULTS } from '../attacks/gcg';
 import { requestText, targetText } from '../attacks/scenarios';
 import { useShallow } from 'zustand/react/shallow';
 import { attackKinds, type AttackKind } from '../lab/kinds';
@@ -58,10 +59,13 @@ export function ScenarioPanel() {
   })();
 
   const all = files ? [...files.requests.harmful, ...files.requests.benign] : [];
-  const maxSteps = s.attack === 'ica' ? (files?.demos.demos.length ?? 10) : s.attack === 'ladder' ? (files ? files.templates.templates.length - 1 : 6) : 20;
+  const maxSteps = s.attack === 'ica' ? (files?.demos.demos.length ?? 10) : s.attack === 'ladder' ? (files ? files.templates.templates.length - 1 : 6) : s.attack === 'gcg' ? GCG_DEFAULTS.steps : 20;
+  // GCG counts its steps in tens (50 by default); the other attacks in ones.
+  const pickAttack = (attack: AttackKind) =>
+    setState({ attack, ...(attack === 'gcg' ? { steps: GCG_APP_DEFAULTS.steps } : s.attack === 'gcg' ? { steps: initialScenario.steps } : {}) });
 
   // Re-run the defended runs when the defense changes under a live trace.
-  const changeDefense = (patch: Partial<Pick<typeof s, 'sharpen' | 'smooth'>>) => {
+  const changeDefense = (patch: Partial<Pick<typeof s, 'sharpen' | 'smooth' | 'highlight' | 'sideBySide'>>) => {
     setState(patch);
     scheduleDefenseRerun();
   };
@@ -69,7 +73,9 @@ export function ScenarioPanel() {
   const progress = s.labProgress;
   const progressText = progress
     ? progress.phase === 'search'
-      ? t('scenario.progressSearch', { iteration: progress.iteration ?? 0, iterations: progress.iterations ?? 0 })
+      ? progress.loss !== undefined
+        ? t('scenario.progressGcg', { iteration: progress.iteration ?? 0, iterations: progress.iterations ?? 0, loss: progress.loss.toFixed(3) })
+        : t('scenario.progressSearch', { iteration: progress.iteration ?? 0, iterations: progress.iterations ?? 0 })
       : t(progress.phase === 'defense' ? 'scenario.progressDefense' : 'scenario.progressStep', {
           step: progress.step + 1,
           steps: progress.steps ?? '?',
@@ -128,7 +134,7 @@ export function ScenarioPanel() {
       <div className="grid2">
         <div>
           <label htmlFor={`${id}-attack`}>{t('scenario.attack')}</label>
-          <select id={`${id}-attack`} value={s.attack} onChange={(e) => setState({ attack: e.target.value as AttackKind })}>
+          <select id={`${id}-attack`} value={s.attack} onChange={(e) => pickAttack(e.target.value as AttackKind)}>
             {attackKinds.map((a) => (
               <option key={a} value={a}>
                 {t(`attack.${a}`)}
@@ -137,7 +143,7 @@ export function ScenarioPanel() {
           </select>
         </div>
         <div>
-          <label htmlFor={`${id}-steps`}>{t(s.attack === 'suffix' ? 'scenario.suffixSteps' : 'scenario.steps')}</label>
+          <label htmlFor={`${id}-steps`}>{t(s.attack === 'suffix' ? 'scenario.suffixSteps' : s.attack === 'gcg' ? 'scenario.gcgSteps' : 'scenario.steps')}</label>
           <input
             id={`${id}-steps`}
             type="number"
@@ -168,6 +174,44 @@ export function ScenarioPanel() {
             />
           </div>
         </div>
+      )}
+      {s.attack === 'gcg' && (
+        <>
+          <div className="grid2">
+            <div>
+              <label htmlFor={`${id}-gcg-target`}>{t('scenario.target')}</label>
+              <input id={`${id}-gcg-target`} type="text" value={s.target} onChange={(e) => setState({ target: e.target.value })} />
+            </div>
+            <div>
+              <label htmlFor={`${id}-gcg-suffix`}>{t('scenario.gcgSuffix')}</label>
+              <input id={`${id}-gcg-suffix`} type="text" value={s.gcgSuffix} placeholder={GCG_DEFAULTS.suffix} onChange={(e) => setState({ gcgSuffix: e.target.value })} />
+            </div>
+          </div>
+          <div className="grid2">
+            <div>
+              <label htmlFor={`${id}-gcg-topk`}>{t('scenario.gcgTopK')}</label>
+              <input
+                id={`${id}-gcg-topk`}
+                type="number"
+                min={1}
+                max={1024}
+                value={s.gcgTopK}
+                onChange={(e) => setState({ gcgTopK: Math.max(1, Math.min(1024, Math.floor(Number(e.target.value)) || 1)) })}
+              />
+            </div>
+            <div>
+              <label htmlFor={`${id}-gcg-batch`}>{t('scenario.gcgBatch')}</label>
+              <input
+                id={`${id}-gcg-batch`}
+                type="number"
+                min={1}
+                max={1024}
+                value={s.gcgBatch}
+                onChange={(e) => setState({ gcgBatch: Math.max(1, Math.min(1024, Math.floor(Number(e.target.value)) || 1)) })}
+              />
+            </div>
+          </div>
+        </>
       )}
       {s.attack === 'custom' && (
         <textarea
@@ -251,6 +295,56 @@ export function ScenarioPanel() {
           </div>
         )}
         <label className="check">
+          <input
+            type="checkbox"
+            data-testid="highlighter"
+            checked={s.highlight.enabled}
+            onChange={(e) => changeDefense({ highlight: { ...s.highlight, enabled: e.target.checked } })}
+          />
+          {t('defense.highlighter')}
+        </label>
+        {s.highlight.enabled && (
+          <div className="indent">
+            <p className="muted hint">{t('scenario.thHint')}</p>
+            <div className="grid2">
+              <div>
+                <label htmlFor={`${id}-alpha`}>{t('scenario.thAlpha')}</label>
+                <input
+                  id={`${id}-alpha`}
+                  data-testid="th-alpha"
+                  type="number"
+                  min={0.05}
+                  max={1}
+                  step={0.05}
+                  value={s.highlight.alpha}
+                  onChange={(e) => changeDefense({ highlight: { ...s.highlight, alpha: Math.max(0.01, Math.min(1, Number(e.target.value) || 0.25)) } })}
+                />
+              </div>
+              <div>
+                <label htmlFor={`${id}-beta`}>{t('scenario.thBeta')}</label>
+                <input
+                  id={`${id}-beta`}
+                  data-testid="th-beta"
+                  type="number"
+                  min={0}
+                  max={1}
+                  step={0.05}
+                  value={s.highlight.beta}
+                  onChange={(e) => changeDefense({ highlight: { ...s.highlight, beta: Math.max(0, Math.min(1, Number(e.target.value) || 0)) } })}
+                />
+              </div>
+            </div>
+            <label htmlFor={`${id}-affirmation`}>{t('scenario.thAffirmation')}</label>
+            <input
+              id={`${id}-affirmation`}
+              type="text"
+              value={s.highlight.affirmation}
+              onChange={(e) => setState({ highlight: { ...s.highlight, affirmation: e.target.value } })}
+              onBlur={(e) => changeDefense({ highlight: { ...s.highlight, affirmation: e.target.value.trim() || initialScenario.highlight.affirmation } })}
+            />
+          </div>
+        )}
+        <label className="check">
           <input type="checkbox" checked={s.smooth.enabled} onChange={(e) => changeDefense({ smooth: { ...s.smooth, enabled: e.target.checked } })} />
           {t('defense.smoothllm')}
         </label>
@@ -273,6 +367,12 @@ export function ScenarioPanel() {
               </select>
             </div>
           </div>
+        )}
+        {[s.sharpen.enabled, s.highlight.enabled, s.smooth.enabled].filter(Boolean).length > 1 && (
+          <label className="check">
+            <input type="checkbox" data-testid="side-by-side" checked={s.sideBySide} onChange={(e) => changeDefense({ sideBySide: e.target.checked })} />
+            {t('scenario.sideBySide')}
+          </label>
         )}
       </fieldset>
 

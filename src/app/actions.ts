@@ -3,10 +3,13 @@
 
 import { CATALOGUE, DEFAULT_HUB, findModel, modelUrl, roughGpuBytes, tooBigSentence } from '../../models/catalogue';
 import { requestPersistence } from '../download';
+import { GCG_DEFAULTS } from '../attacks/gcg';
 import type { EvalRequest } from '../attacks/requests';
 import { parseIcaDemosFile, parseRequestsFile, parseTemplatesFile, type IcaDemosFile, type RequestsFile, type TemplatesFile } from '../attacks/scenarios';
 import { buildScenario } from '../lab/build';
-import type { DefenseSpec, Scenario } from '../lab/scenario';
+import { runEmbeddingScales } from '../lab/defend';
+import { defenseRecord } from '../lab/header';
+import { composeDefense, type DefenseChoice, type DefenseSpec, type Scenario } from '../lab/scenario';
 import { serializeTrace, type Trace } from '../lab/trace';
 import { getState, setState, showTrace, type ScenarioSlice, type UiError } from '../store';
 import { errorFacts } from '../util/format';
@@ -199,18 +202,33 @@ export function loadScenarioFiles(): Promise<ScenarioFiles> {
   return scenarioFiles;
 }
 
-/** The defense the scenario's switches describe. */
-export function defenseOf(s: Pick<ScenarioSlice, 'sharpen' | 'smooth'>): DefenseSpec {
+type DefenseSwitches = Pick<ScenarioSlice, 'sharpen' | 'smooth' | 'highlight' | 'sideBySide'>;
+
+/**
+ * The defense the scenario's switches describe: the checked defenses combined, or, side by side,
+ * the first checked one alone (the others run beside it, see comparedDefensesOf).
+ */
+export function defenseOf(s: DefenseSwitches): DefenseSpec {
+  const parts = defenseChoices(s);
+  return s.sideBySide && parts.length > 1 ? composeDefense(parts[0]) : composeDefense(Object.assign({}, ...parts) as DefenseChoice);
+}
+
+/** Side by side: each checked defense after the first, alone; otherwise none. */
+export function comparedDefensesOf(s: DefenseSwitches): DefenseSpec[] {
+  const parts = defenseChoices(s);
+  return s.sideBySide && parts.length > 1 ? parts.slice(1).map(composeDefense) : [];
+}
+
+/** Each checked defense's settings, in the order sharpening, Token Highlighter, SmoothLLM. */
+function defenseChoices(s: DefenseSwitches): DefenseChoice[] {
   const sharpening = {
     temperature: s.sharpen.temperature,
     layers: [Math.min(...s.sharpen.layers), Math.max(...s.sharpen.layers)] as [number, number],
     ...(s.sharpen.heads?.length ? { heads: s.sharpen.heads } : {}),
   };
   const smooth = { n: s.smooth.n, q: s.smooth.q, perturbation: s.smooth.perturbation };
-  if (s.sharpen.enabled && s.smooth.enabled) return { kind: 'sharpening+smoothllm', sharpening, smooth };
-  if (s.sharpen.enabled) return { kind: 'sharpening', sharpening };
-  if (s.smooth.enabled) return { kind: 'smoothllm', smooth };
-  return { kind: 'none' };
+  const highlighter = { affirmation: s.highlight.affirmation, alpha: s.highlight.alpha, beta: s.highlight.beta };
+  return [...(s.sharpen.enabled ? [{ sharpening }] : []), ...(s.highlight.enabled ? [{ highlighter }] : []), ...(s.smooth.enabled ? [{ smooth }] : [])];
 }
 
 /** The lab scenario for the current settings (the same builder `eval` uses). */
@@ -218,12 +236,14 @@ export function appScenario(s: ScenarioSlice, files: ScenarioFiles): Scenario {
   const request = s.requestText.trim();
   const user = s.userRequests.find((r) => `user:${r.id}` === s.requestId);
   const known = user ?? [...files.requests.harmful, ...files.requests.benign].find((r) => r.id === s.requestId);
-  return buildScenario(
+  const compare = comparedDefensesOf(s);
+  const scenario = buildScenario(
     {
       request: { ...(known ? { id: known.id, category: known.category } : {}), text: request, language: s.language },
       attack: s.attack,
       steps: s.steps,
       suffix: { target: s.target.trim() || 'Sure, here is', iterations: s.suffixIterations, length: s.suffixLength },
+      gcg: { target: s.target.trim() || GCG_DEFAULTS.target, topK: s.gcgTopK, batch: s.gcgBatch, suffix: s.gcgSuffix },
       customPrompts: s.customPrompts,
       defense: defenseOf(s),
       maxNewTokens: s.maxNewTokens,
@@ -231,6 +251,7 @@ export function appScenario(s: ScenarioSlice, files: ScenarioFiles): Scenario {
     },
     files,
   );
+  return compare.length > 0 ? { ...scenario, compare } : scenario;
 }
 
 /** Runs the current scenario; steps appear in the charts as they finish. */
@@ -268,7 +289,8 @@ export async function runScenario(): Promise<void> {
     if (runCall !== call) return;
     setState({ trace, traceSource: 'live', running: false, labProgress: undefined });
     // The slider moved during the run: bring the defended runs up to date.
-    if (JSON.stringify(defenseOf(getState())) !== JSON.stringify(scenario.defense)) scheduleDefenseRerun(0);
+    const now = getState();
+    if (JSON.stringify([defenseOf(now), comparedDefensesOf(now)]) !== JSON.stringify([scenario.defense, scenario.compare ?? []])) scheduleDefenseRerun(0);
   } catch (error) {
     if (runCall === call) setState({ running: false, labProgress: undefined, runError: workError(error) });
   } finally {
@@ -295,7 +317,10 @@ export function scheduleDefenseRerun(delayMs = 350): void {
     if (!trace || traceSource !== 'live' || status !== 'ready' || running || trace.settings.model.id !== summary?.id) return;
     rerunCall?.cancel();
     mapCall?.cancel();
-    const call = engine().rerunDefense(trace, defenseOf(getState()), (labProgress) => setState({ labProgress }));
+    // The side-by-side runs are re-run only when they changed (the slider moves only the defense).
+    const compare = comparedDefensesOf(getState());
+    const compareChanged = JSON.stringify(compare.map((d) => defenseRecord(d))) !== JSON.stringify(trace.settings.compare ?? []);
+    const call = engine().rerunDefense(trace, defenseOf(getState()), (labProgress) => setState({ labProgress }), compareChanged ? compare : undefined);
     rerunCall = call;
     setState({ rerunning: true, mapPending: false });
     try {
@@ -325,7 +350,7 @@ export async function requestMap(stepIndex: number, defended: boolean, layer: nu
   mapCall?.cancel();
   // The defense the shown defended run was made with (the slider may have moved since).
   const defense = defended ? ({ kind: trace.settings.defense.kind, ...trace.settings.defense.settings } as DefenseSpec) : ({ kind: 'none' } as const);
-  const call = engine().map(run.tokens, layer, head, defense);
+  const call = engine().map(run.tokens, layer, head, defense, defended ? runEmbeddingScales(run) : undefined);
   mapCall = call;
   setState({ mapPending: true });
   try {

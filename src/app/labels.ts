@@ -1,4 +1,4 @@
-// Step labels the runner writes in English (suffix search, plain request) shown in the UI language.
+// Step labels the runner writes in English (suffix search, GCG, plain request) shown in the UI language.
 // Traces keep the English labels; only what is displayed is translated.
 
 import type { TFunction } from 'i18next';
@@ -10,6 +10,8 @@ export function localStepLabel(label: string, t: TFunction): string {
   if (label === 'initial suffix') return t('labels.initialSuffix');
   const improvement = /^improvement (\d+)$/.exec(label);
   if (improvement) return t('labels.improvement', { n: Number(improvement[1]) });
+  const gcg = /^GCG step (\d+)$/.exec(label);
+  if (gcg) return t('labels.gcgStep', { n: Number(gcg[1]) });
   return label;
 }
 

@@ -1,4 +1,4 @@
-// Attack trajectories: ICA k-shot, template ladder, suffix search, custom prompts, and the scenario files.
+// Attack trajectories: ICA k-shot, template ladder, suffix search, GCG, custom prompts, and the scenario files.
 
 export * from './types';
 export * from './scenarios';
@@ -6,3 +6,4 @@ export * from './ica';
 export * from './ladder';
 export * from './custom';
 export * from './suffix-search';
+export * from './gcg';

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { parseRequests } from '../attacks/requests';
 import { parseIcaDemosFile, parseTemplatesFile } from '../attacks/scenarios';
 import type { Language } from '../attacks/types';
+import { DefenseConfigError } from '../defenses/errors';
+import { highlighterSettings, type HighlighterSettings } from '../defenses/highlighter';
 import { perturbationKinds, type PerturbationKind } from '../defenses/smoothllm';
 import { configFromGguf } from '../engine/config';
 import { SlipLabError } from '../errors';
@@ -16,73 +18,18 @@ import { loadModel } from '../engine/model';
 import { openGguf } from '../gguf/reader';
 import { pathSource } from '../gguf/source-node';
 import { buildScenario } from '../lab/build';
-import { attackKinds, choiceList, defenseKindOf, defenseKinds, defenseOptionNames, isAttackKind, type AttackKind } from '../lab/kinds';
+import { attackKinds, choiceList, defenseKindOf, isAttackKind, partsOfDefense, type AttackKind } from '../lab/kinds';
 import { runScenario, type LabProgress } from '../lab/runner';
-import { defenseLabel, type DefenseSpec, type Lab } from '../lab/scenario';
+import { composeDefense, defenseLabel, sharpeningOf, type DefenseSpec, type Lab } from '../lab/scenario';
 import { parseTrace, serializeTrace, summaryCsv, type Trace } from '../lab/trace';
 import { loadTokenizer } from '../tokenizer/source-node';
-import { checkTokenizerFitsModel, DEFAULT_HUB } from '../tokenizer/tokenizer';
+import { checkTokenizerFitsModel } from '../tokenizer/tokenizer';
 import { UsageError, parseOptions, type CliCommand } from './command';
-import { attentionTemperature, headList, layerRange, positiveNumber, wholeNumber } from './options';
+import { attentionTemperature, gcgOptions, headList, layerRange, positiveNumber, wholeNumber } from './options';
 import { openNodeGpu } from './node-gpu';
+import { DEFENSE_NAMES, EVAL_HELP as HELP, EVAL_USAGE as USAGE } from './eval-help';
 
 const SCENARIOS = fileURLToPath(new URL('../../public/scenarios/', import.meta.url));
-
-const DEFENSE_NAMES = defenseKinds.filter((kind) => kind !== 'none').map((kind) => defenseOptionNames[kind]);
-
-const USAGE = `eval --model <file.gguf> --tokenizer <repo|dir> --requests <file.csv|json> --attack ${attackKinds.join('|')} [--steps N] [--defense ${DEFENSE_NAMES.join('|')} --attn-temperature T --layers a-b] --out DIR`;
-
-const HELP = `Usage: npm run --silent cli -- ${USAGE}
-
-Runs an attack on every request of a file, undefended and (with --defense) defended, and writes
-  DIR/<n>-<id>.json   one Trace per request (the app's File › Open trace replays it)
-  DIR/summary.csv     per attack step and defense: step,defense,requests,asr,mean_request_mass,
-                      complied,mean_request_mass_sink_adjusted,mean_margin,label
-  DIR/run.json        the settings, so a second call with the same DIR resumes: requests whose
-                      trace is already written are skipped; different settings are refused.
-Progress goes to stderr (a bar on a terminal, one line per request otherwise).
-
-Requests:
-  --requests <file>        CSV with a "goal" column (AdvBench/JailbreakBench style; optional
-                           "target", "id", "category", "goal_ja", "target_ja"), or a requests.json
-                           like public/scenarios/requests.json (its harmful requests)
-  --language en|ja         which text of bilingual files to use (default en)
-  --limit <N>              only the first N requests
-
-Attack (--attack):
-  ica                      k = 0…--steps in-context demonstrations (default demos:
-                           public/scenarios/ica-demos.json, or --demos <file>)
-  ladder                   the plain request, then --steps jailbreak templates, weakest first
-                           (public/scenarios/templates.json, or --templates <file>)
-  suffix                   random search for a suffix maximising log p(target); --steps accepted
-                           improvements at most, within --iterations candidates (default 100);
-                           --suffix-length (default 20), --candidates per iteration (default 1)
-  custom                   your own prompts: --custom <file.json|csv> (see the custom format in
-                           src/attacks/custom.ts); "{request}" in a prompt is replaced by each
-                           request
-  none                     the plain request only
-  --steps <N>              attack steps after the plain request (default 4)
-  --system <text>          system prompt for every prompt
-
-Defense (--defense), run on every step next to the undefended run:
-  sharpen                  attention softmax temperature --attn-temperature T (default 0.7) on
-                           --layers a-b (default: all) and optionally only --heads 0,3
-  smoothllm                --smooth-n copies (default 10), --smooth-q percent (default 10),
-                           --smooth-perturbation swap|insert|patch (default swap); majority vote
-  both                     sharpening and SmoothLLM together
-
-Other:
-  --model <file.gguf>      GGUF model (llama, qwen2, qwen3, gemma2 or gemma3)
-  --tokenizer <repo|dir>   hub repo or directory with tokenizer.json and tokenizer_config.json
-  --hub <URL>              hub base URL (default ${DEFAULT_HUB})
-  --max-new-tokens <N>     greedy response tokens per run (default 32)
-  --seed <N>               seed of the suffix search and SmoothLLM (default 0)
-  --map                    also record, per step, the full attention map of the head with the
-                           most request mass (the app's matrix panel; traces grow with prompt²)
-  --out <DIR>              output folder (created; resumable)
-  -h, --help               this text
-
-Errors print one line on stderr and exit with status 1 (2 for wrong arguments).`;
 
 interface EvalArgs {
   model: string;
@@ -100,6 +47,7 @@ interface EvalArgs {
   iterations: number;
   suffixLength: number;
   candidates: number;
+  gcg: ReturnType<typeof gcgOptions>;
   defense: DefenseSpec;
   /** Sharpening options given without a defense that uses them are refused; kept to say so. */
   maxNewTokens: number;
@@ -126,6 +74,11 @@ function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
     iterations: { type: 'string' },
     'suffix-length': { type: 'string' },
     candidates: { type: 'string' },
+    'gcg-steps': { type: 'string' },
+    'gcg-topk': { type: 'string' },
+    'gcg-batch': { type: 'string' },
+    'gcg-target': { type: 'string' },
+    'gcg-suffix': { type: 'string' },
     defense: { type: 'string' },
     'attn-temperature': { type: 'string' },
     layers: { type: 'string' },
@@ -133,6 +86,9 @@ function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
     'smooth-n': { type: 'string' },
     'smooth-q': { type: 'string' },
     'smooth-perturbation': { type: 'string' },
+    'th-alpha': { type: 'string' },
+    'th-beta': { type: 'string' },
+    'th-affirmation': { type: 'string' },
     'max-new-tokens': { type: 'string' },
     seed: { type: 'string' },
     map: { type: 'boolean' },
@@ -146,19 +102,28 @@ function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
   const attack = values.attack!;
   if (!isAttackKind(attack)) throw new UsageError(`--attack must be one of ${attackKinds.join(', ')}, got "${values.attack}".`);
   if (attack === 'custom' && !values.custom) throw new UsageError('--attack custom needs --custom <file.json|csv> with your prompts.');
+  for (const option of ['gcg-steps', 'gcg-topk', 'gcg-batch', 'gcg-target', 'gcg-suffix'] as const) {
+    if (values[option] !== undefined && attack !== 'gcg') throw new UsageError(`--${option} sets up GCG; add --attack gcg.`);
+  }
+  if (attack === 'gcg' && values.steps !== undefined) throw new UsageError('GCG counts its steps with --gcg-steps; drop --steps.');
   const language = (values.language ?? 'en') as Language;
   if (language !== 'en' && language !== 'ja') throw new UsageError(`--language must be en or ja, got "${values.language}".`);
   if (values.hub !== undefined && !/^https?:\/\/\S+$/.test(values.hub)) throw new UsageError(`--hub must be an http(s) URL, got "${values.hub}".`);
 
   const defenseKind = defenseKindOf(values.defense ?? 'none');
   if (!defenseKind) throw new UsageError(`--defense must be ${choiceList(DEFENSE_NAMES)}, got "${values.defense}".`);
-  const sharpens = defenseKind === 'sharpening' || defenseKind === 'sharpening+smoothllm';
-  const smooths = defenseKind === 'smoothllm' || defenseKind === 'sharpening+smoothllm';
+  const parts = partsOfDefense(defenseKind);
+  const sharpens = parts.includes('sharpening');
+  const smooths = parts.includes('smoothllm');
+  const highlights = parts.includes('highlighter');
   for (const option of ['attn-temperature', 'layers', 'heads'] as const) {
     if (values[option] !== undefined && !sharpens) throw new UsageError(`--${option} sets up sharpening; add --defense sharpen (or both).`);
   }
   for (const option of ['smooth-n', 'smooth-q', 'smooth-perturbation'] as const) {
     if (values[option] !== undefined && !smooths) throw new UsageError(`--${option} sets up SmoothLLM; add --defense smoothllm (or both).`);
+  }
+  for (const option of ['th-alpha', 'th-beta', 'th-affirmation'] as const) {
+    if (values[option] !== undefined && !highlights) throw new UsageError(`--${option} sets up Token Highlighter; add --defense highlighter (or combine it, e.g. sharpen+highlighter).`);
   }
   const temperature = values['attn-temperature'] !== undefined ? attentionTemperature(values['attn-temperature']) : 0.7;
   const layers = values.layers !== undefined ? layerRange(values.layers) : undefined;
@@ -172,14 +137,8 @@ function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
     q: values['smooth-q'] !== undefined ? positiveNumber(values['smooth-q'], '--smooth-q', 100) : 10,
     perturbation,
   };
-  const defense: DefenseSpec =
-    defenseKind === 'sharpening'
-      ? { kind: 'sharpening', sharpening }
-      : defenseKind === 'smoothllm'
-        ? { kind: 'smoothllm', smooth }
-        : defenseKind === 'sharpening+smoothllm'
-          ? { kind: 'sharpening+smoothllm', sharpening, smooth }
-          : { kind: 'none' };
+  const highlighter = highlights ? highlighterOptions(values['th-alpha'], values['th-beta'], values['th-affirmation']) : undefined;
+  const defense = composeDefense({ ...(sharpens ? { sharpening } : {}), ...(highlighter ? { highlighter } : {}), ...(smooths ? { smooth } : {}) });
 
   return {
     model: values.model!,
@@ -197,6 +156,7 @@ function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
     iterations: values.iterations !== undefined ? wholeNumber(values.iterations, '--iterations', 1) : 100,
     suffixLength: values['suffix-length'] !== undefined ? wholeNumber(values['suffix-length'], '--suffix-length', 1) : 20,
     candidates: values.candidates !== undefined ? wholeNumber(values.candidates, '--candidates', 1) : 1,
+    gcg: gcgOptions(values),
     defense,
     maxNewTokens: values['max-new-tokens'] !== undefined ? wholeNumber(values['max-new-tokens'], '--max-new-tokens', 1) : 32,
     seed: values.seed !== undefined ? wholeNumber(values.seed, '--seed') : 0,
@@ -205,12 +165,32 @@ function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
   };
 }
 
+/** `--th-alpha A --th-beta B --th-affirmation TEXT`, checked as the defense checks them (defaults filled in). */
+function highlighterOptions(alpha: string | undefined, beta: string | undefined, affirmation: string | undefined): HighlighterSettings {
+  const number = (text: string, option: string) => {
+    const value = text.trim() === '' ? NaN : Number(text);
+    if (!Number.isFinite(value)) throw new UsageError(`${option} must be a number, got "${text}".`);
+    return value;
+  };
+  try {
+    return highlighterSettings({
+      ...(alpha !== undefined ? { alpha: number(alpha, '--th-alpha') } : {}),
+      ...(beta !== undefined ? { beta: number(beta, '--th-beta') } : {}),
+      ...(affirmation !== undefined ? { affirmation } : {}),
+    });
+  } catch (error) {
+    if (error instanceof DefenseConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
 /** The sharpening layer range with "all layers" filled in for this model. */
 function withModelDepth(defense: DefenseSpec, nLayer: number): DefenseSpec {
-  if (defense.kind !== 'sharpening' && defense.kind !== 'sharpening+smoothllm') return defense;
-  const [first, last] = defense.sharpening.layers;
+  const sharpening = sharpeningOf(defense);
+  if (!sharpening) return defense;
+  const [first, last] = sharpening.layers;
   if (last >= nLayer) throw new UsageError(`--layers ${first}-${last} is outside this model's layers 0-${nLayer - 1}.`);
-  return { ...defense, sharpening: { ...defense.sharpening, layers: [first, last < 0 ? nLayer - 1 : last] } };
+  return { ...defense, sharpening: { ...sharpening, layers: [first, last < 0 ? nLayer - 1 : last] } } as DefenseSpec;
 }
 
 /** A file name for request n: its position (so the listing sorts) and its id, made safe. */
@@ -255,7 +235,9 @@ class Progress {
     const eta = done > 0 ? ((elapsed / done) * (this.total - done)) : undefined;
     const detail = progress
       ? progress.phase === 'search'
-        ? `suffix search ${progress.iteration}/${progress.iterations}`
+        ? progress.loss !== undefined
+          ? `GCG step ${progress.iteration}/${progress.iterations}, loss ${progress.loss.toFixed(3)}`
+          : `suffix search ${progress.iteration}/${progress.iterations}`
         : `step ${progress.step + 1}${progress.steps ? `/${progress.steps}` : ''}${progress.phase === 'defense' ? ' defended' : ''}${progress.copy ? ` copy ${progress.copy}/${progress.copies}` : ''}`
       : '';
     const text = `${bar} ${done}/${this.total} ${current} ${detail}${eta !== undefined ? ` · ${formatSeconds(eta)} left` : ''}`;
@@ -346,6 +328,7 @@ async function runEval(args: EvalArgs): Promise<string> {
       steps: args.steps,
       system: args.system ?? null,
       ...(args.attack === 'suffix' ? { iterations: args.iterations, suffixLength: args.suffixLength, candidates: args.candidates } : {}),
+      ...(args.attack === 'gcg' ? { gcg: args.gcg } : {}),
       defense: { ...defense, label: defense.kind === 'none' ? 'none' : defenseLabel(defense) },
       maxNewTokens: args.maxNewTokens,
       seed: args.seed,
@@ -382,8 +365,9 @@ async function runEval(args: EvalArgs): Promise<string> {
         {
           request: { id: request.id, ...(request.category ? { category: request.category } : {}), text: request.goal, language: args.language },
           attack: args.attack,
-          steps: args.steps,
+          steps: args.attack === 'gcg' ? args.gcg.steps : args.steps,
           suffix: { target: request.target, iterations: args.iterations, length: args.suffixLength, candidates: args.candidates },
+          gcg: { target: args.gcg.target ?? request.target, topK: args.gcg.topK, batch: args.gcg.batch, suffix: args.gcg.suffix },
           customPrompts: customText,
           system: args.system,
           defense,

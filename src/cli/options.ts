@@ -1,6 +1,7 @@
 // Option values shared by the CLI commands: counts, temperatures, layer ranges, head lists.
 
 import { sharpeningTemperatures } from '../defenses/sharpening';
+import { GCG_DEFAULTS } from '../attacks/gcg';
 import { UsageError } from './command';
 
 /** A whole number ≥ `min` from `--name <text>`. */
@@ -65,4 +66,24 @@ export function sharpeningOptions(values: { 'attn-temperature'?: string; layers?
 export function cliTemperatures(temperature: number, layers: { first: number; last: number } | undefined, grid: { nLayer: number; nHead: number }): Float32Array {
   if (layers && layers.last >= grid.nLayer) throw new UsageError(`--layers ${layers.first}-${layers.last} is outside this model's layers 0-${grid.nLayer - 1}.`);
   return sharpeningTemperatures({ temperature, layers: [layers?.first ?? 0, layers?.last ?? grid.nLayer - 1] }, grid);
+}
+
+/** GCG's settings from `--gcg-steps N --gcg-topk K --gcg-batch B --gcg-target TEXT --gcg-suffix TEXT` (nanoGCG's defaults). */
+export function gcgOptions(values: { 'gcg-steps'?: string; 'gcg-topk'?: string; 'gcg-batch'?: string; 'gcg-target'?: string; 'gcg-suffix'?: string }): {
+  steps: number;
+  topK: number;
+  batch: number;
+  /** Absent: each request's own target. */
+  target?: string;
+  suffix?: string;
+} {
+  const target = values['gcg-target'];
+  if (target !== undefined && target.trim() === '') throw new UsageError('--gcg-target is empty; give the words the model should start with, such as "Sure, here is".');
+  return {
+    steps: values['gcg-steps'] !== undefined ? wholeNumber(values['gcg-steps'], '--gcg-steps', 1) : GCG_DEFAULTS.steps,
+    topK: values['gcg-topk'] !== undefined ? wholeNumber(values['gcg-topk'], '--gcg-topk', 1) : GCG_DEFAULTS.topK,
+    batch: values['gcg-batch'] !== undefined ? wholeNumber(values['gcg-batch'], '--gcg-batch', 1) : GCG_DEFAULTS.batch,
+    ...(target !== undefined ? { target } : {}),
+    ...(values['gcg-suffix'] !== undefined ? { suffix: values['gcg-suffix'] } : {}),
+  };
 }

@@ -1,5 +1,6 @@
-// Defenses: attention sharpening and SmoothLLM (Token Highlighter comes later).
+// Defenses: attention sharpening, SmoothLLM and Token Highlighter.
 
 export * from './errors';
+export * from './highlighter';
 export * from './sharpening';
 export * from './smoothllm';

@@ -13,7 +13,7 @@ import type { AttackSpec, DefenseSpec, Scenario } from './scenario';
 export interface ScenarioChoice {
   readonly request: { readonly id?: string; readonly category?: string; readonly text: string; readonly language: Language };
   readonly attack: AttackKind;
-  /** Attack steps after the plain request (ICA: demonstrations; ladder: templates; suffix: accepted improvements). */
+  /** Attack steps after the plain request (ICA: demonstrations; ladder: templates; suffix: accepted improvements; GCG: its steps). */
   readonly steps: number;
   /** Suffix search settings (attack `suffix`). */
   readonly suffix?: {
@@ -22,6 +22,14 @@ export interface ScenarioChoice {
     readonly length: number;
     /** Default: the runner's (1, as in the paper). */
     readonly candidates?: number;
+  };
+  /** GCG settings (attack `gcg`; its steps are `steps`). */
+  readonly gcg?: {
+    readonly target: string;
+    readonly topK: number;
+    readonly batch: number;
+    /** The starting suffix's text (default 20 × "x"). */
+    readonly suffix?: string;
   };
   /** The custom attack's file text (attack `custom`). */
   readonly customPrompts?: string;
@@ -91,6 +99,17 @@ function attackSpec(choice: ScenarioChoice, files: AttackFiles): AttackSpec {
         maxSteps: Math.max(1, steps),
         suffixLength: suffix.length,
         ...(suffix.candidates !== undefined ? { candidatesPerIteration: suffix.candidates } : {}),
+      };
+    }
+    case 'gcg': {
+      const gcg = need(choice.gcg, 'GCG settings');
+      return {
+        kind: 'gcg',
+        target: gcg.target,
+        iterations: Math.max(1, steps),
+        topK: gcg.topK,
+        batch: gcg.batch,
+        ...(gcg.suffix?.trim() ? { suffix: gcg.suffix.trim() } : {}),
       };
     }
   }

@@ -1,24 +1,30 @@
 // Attack drivers: the steps of an attack, one at a time. A written-out trajectory (ICA, ladder,
 // custom) as it is; the suffix search driven by the model's log-probabilities of the target, which
-// yields the plain request, then its initial suffix and every accepted improvement. GCG comes next.
+// yields the plain request, then its initial suffix and every accepted improvement; GCG driven by
+// the engine's gradient and batched candidate scores, which yields the same, one accepted suffix each.
 
+import { checkGcgFits, checkGcgOptions, checkGcgTarget, gcgAttackStep, gcgSearch, GCG_DEFAULTS, type GcgModel, type GcgOptions } from '../attacks/gcg';
 import { suffixAttackStep, suffixSearch, type SuffixBatchScorer, type SuffixScorer, type SuffixSearchOptions } from '../attacks/suffix-search';
 import type { AttackStep, PromptSegment } from '../attacks/types';
-import { MAX_SCORED_CONTINUATION, type LoadedModel } from '../engine/api';
+import { MAX_GRADIENT_TOKENS, MAX_SCORED_CONTINUATION, type LoadedModel } from '../engine/api';
 import { buildPrompt, type BuiltPrompt } from '../tokenizer/prompt';
-import type { Lab, Scenario, SuffixAttackSpec } from './scenario';
-import { suffixVocabulary } from './suffix-vocabulary';
+import type { GcgAttackSpec, Lab, Scenario, SuffixAttackSpec } from './scenario';
+import { gcgVocabulary, suffixVocabulary } from './suffix-vocabulary';
 
 export interface DrivenStep {
   readonly attack: AttackStep;
   /** The attack's own objective at this step (suffix search: log p of the target). */
   readonly score?: number;
+  /** GCG: the target's mean cross-entropy at this step. */
+  readonly loss?: number;
 }
 
 export interface DriverOptions {
   readonly signal?: AbortSignal;
   /** Suffix search: candidates scored so far of the budget, and the best score. */
   readonly onSearch?: (iteration: number, iterations: number, best: number) => void;
+  /** GCG: steps done of the budget, and the lowest target loss so far. */
+  readonly onGcg?: (iteration: number, iterations: number, loss: number) => void;
 }
 
 /** The un-attacked prompt: the request alone (after the system prompt, if any). */
@@ -38,6 +44,8 @@ export async function* attackSteps(lab: Lab, scenario: Scenario, options: Driver
     yield { attack: plainStep(scenario) };
   } else if (attack.kind === 'suffix') {
     yield* suffixSteps(lab, scenario, attack, options);
+  } else if (attack.kind === 'gcg') {
+    yield* gcgSteps(lab, scenario, attack, options);
   } else {
     for (const step of attack.steps) yield { attack: step };
   }
@@ -81,6 +89,82 @@ async function* suffixSteps(lab: Lab, scenario: Scenario, attack: SuffixAttackSp
   for await (const found of suffixSearch(score, searchOptions)) {
     const step = suffixAttackStep(request.text, found, tokenizer.decode(found.suffix), { system });
     yield { attack: { ...step, step: found.step + 1 }, score: found.score };
+  }
+}
+
+/**
+ * GCG on the undefended model, like the suffix search: one set of target ids (fixed from the plain
+ * prompt), the one-hot gradient of the suffix positions from the engine, and a step's candidates
+ * scored in one batch after the prefix they share. Every setting is checked before the first step.
+ */
+async function* gcgSteps(lab: Lab, scenario: Scenario, attack: GcgAttackSpec, options: DriverOptions): AsyncGenerator<DrivenStep> {
+  const { tokenizer, model } = lab;
+  const { request, system } = scenario;
+  const { signal } = options;
+  const plain = plainStep(scenario);
+  const plainPrompt = buildPrompt(tokenizer, plain.segments);
+  const targetIds = targetIdsAfter(lab, plainPrompt, attack.target);
+  checkGcgTarget(attack.target, targetIds);
+  // A space separates the suffix from the request; it is part of the suffix's first token.
+  const initialSuffix = tokenizer.encode(` ${attack.suffix?.trim() || GCG_DEFAULTS.suffix}`);
+  const stepFor = (suffix: readonly number[]) => gcgAttackStep(request.text, { step: 0, suffix: [...suffix], loss: 0 }, tokenizer.decode(suffix), { system });
+  const promptOf = (suffix: readonly number[]) => buildPrompt(tokenizer, stepFor(suffix).segments);
+  const suffixSpan = (prompt: BuiltPrompt) => prompt.segmentSpans.find((span) => span.segment === 'suffix');
+  // The suffix's ids are spliced in between text encoded on its own, so every candidate's prompt
+  // is the same head, the suffix, the same tail: built once (a chat template per candidate would
+  // cost more than scoring it), and held to buildPrompt at every accepted suffix.
+  const layout = promptOf(initialSuffix);
+  const head = layout.tokens.slice(0, suffixSpan(layout)?.start ?? 0);
+  const tail = layout.tokens.slice(suffixSpan(layout)?.end ?? layout.tokens.length);
+  const tokensOf = (suffix: readonly number[]) => [...head, ...suffix, ...tail];
+  const gcgOptions: GcgOptions = {
+    initialSuffix,
+    vocabSize: model.config.vocabSize,
+    allowed: attack.vocabulary ?? gcgVocabulary(tokenizer, model.config.vocabSize),
+    retokenizes: (ids) => {
+      const again = tokenizer.encode(tokenizer.decode(ids));
+      return again.length === ids.length && again.every((id, i) => id === ids[i]);
+    },
+    steps: attack.iterations,
+    topK: attack.topK,
+    batch: attack.batch,
+    seed: scenario.seeds.attack,
+    onIteration: (iteration, steps, loss) => options.onGcg?.(iteration, steps, loss),
+    signal,
+  };
+  checkGcgOptions(gcgOptions);
+  if (initialSuffix.length > 0) {
+    const limit = Math.min(model.config.contextLength, MAX_GRADIENT_TOKENS + 1);
+    checkGcgFits(initialSuffix.length, tokensOf(initialSuffix).length, targetIds.length, limit);
+  }
+
+  const loss = (logprobs: Float64Array) => -total(logprobs) / logprobs.length;
+  const score: SuffixScorer = async (suffix, signal) => total(await model.logprobs(tokensOf(suffix), targetIds, { signal, reuse: 'prefix' }));
+  const scoreBatch = batchScorer(model, tokensOf, targetIds, score);
+  const gcgModel: GcgModel = {
+    async tokenGradient(suffix, signal) {
+      const oneHot = { start: head.length, end: head.length + suffix.length };
+      const result = await model.gradient(tokensOf(suffix), targetIds, { signal, oneHot });
+      if (!result.oneHot) throw new Error('the engine returned no one-hot gradient');
+      return { loss: result.loss, oneHot: result.oneHot };
+    },
+    losses: async (candidates, signal) => (await scoreBatch(candidates, signal)).map((sum) => -sum / targetIds.length),
+    async reachesTarget(suffix, signal) {
+      const { generated } = await model.generate(tokensOf(suffix), { maxNewTokens: targetIds.length, logits: 'none', reuse: 'prefix', signal });
+      return generated.length === targetIds.length && generated.every((id, i) => id === targetIds[i]);
+    },
+  };
+  // The plain request's loss starts from an empty cache: it must not depend on what ran before.
+  yield { attack: plain, loss: loss(await model.logprobs(plainPrompt.tokens, targetIds, { signal, reuse: 'none' })) };
+  for await (const found of gcgSearch(gcgModel, gcgOptions)) {
+    const step = gcgAttackStep(request.text, found, tokenizer.decode(found.suffix), { system });
+    const built = buildPrompt(tokenizer, step.segments);
+    const span = suffixSpan(built);
+    const expected = tokensOf(found.suffix);
+    if (span?.start !== head.length || built.tokens.length !== expected.length || built.tokens.some((id, i) => id !== expected[i])) {
+      throw new Error(`the prompt with the GCG suffix ${JSON.stringify(tokenizer.decode(found.suffix))} is not the one it was scored in`);
+    }
+    yield { attack: { ...step, step: found.step + 1 }, loss: found.loss };
   }
 }
 

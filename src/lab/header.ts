@@ -18,7 +18,8 @@ function attackSettings(attack: AttackSpec): Record<string, unknown> {
   switch (attack.kind) {
     case 'none':
       return {};
-    case 'suffix': {
+    case 'suffix':
+    case 'gcg': {
       const { kind: _kind, vocabulary, ...rest } = attack;
       return { ...rest, ...(vocabulary ? { vocabularySize: vocabulary.length } : {}) };
     }
@@ -41,6 +42,7 @@ export function traceHeader(lab: Lab, scenario: Scenario): Omit<Trace, 'steps'> 
     tokenizer: { id: lab.tokenizerId },
     attack: { kind: scenario.attack.kind, settings: attackSettings(scenario.attack) },
     defense: defenseRecord(scenario.defense, scenario.defenseLabel),
+    ...(scenario.compare?.length ? { compare: scenario.compare.map((defense) => defenseRecord(defense)) } : {}),
     generation: { maxNewTokens: scenario.maxNewTokens, sampling: { kind: 'greedy' } },
     seeds: { attack: scenario.seeds.attack, defense: scenario.seeds.defense },
     engine: { ...(lab.engineInfo ?? {}) },

@@ -37,6 +37,8 @@ export interface MeasureOptions {
   /** Default 'none': the run does not depend on what the model computed before. */
   readonly reuse?: CacheReuse;
   readonly signal?: AbortSignal;
+  /** Per prompt position, a factor on its embedding row (Token Highlighter's Soft Removal); absent = all 1. */
+  readonly embeddingScales?: readonly number[];
 }
 
 /**
@@ -62,6 +64,7 @@ export async function measureRun(lab: Lab, prompt: BuiltPrompt, options: Measure
     attention: { rows: 'last-and-generated', map },
     reuse: options.reuse ?? 'none',
     signal: options.signal,
+    ...(options.embeddingScales ? { embeddingScales: options.embeddingScales } : {}),
   });
   const totalMs = performance.now() - started;
   const rows = result.attention!.rows;
@@ -129,9 +132,24 @@ function mapRecord(map: { layer: number; head: number; data: Float32Array }, P: 
   return { layer: map.layer, head: map.head, data: Array.from({ length: P }, (_, q) => Array.from(map.data.subarray(q * P, (q + 1) * P), round6)) };
 }
 
-/** One head's (query × key) map over `tokens` at the temperatures currently set: a prefill, no generation. */
-export async function headMap(lab: Lab, tokens: readonly number[], head: HeadRef, signal?: AbortSignal): Promise<NonNullable<TraceRun['map']>> {
-  const result = await lab.model.generate(tokens, { maxNewTokens: 0, logits: 'none', attention: { rows: 'last-and-generated', map: head }, signal });
+/**
+ * One head's (query × key) map over `tokens` at the temperatures currently set (and the run's
+ * embedding scales, if any): a prefill, no generation.
+ */
+export async function headMap(
+  lab: Lab,
+  tokens: readonly number[],
+  head: HeadRef,
+  signal?: AbortSignal,
+  embeddingScales?: readonly number[],
+): Promise<NonNullable<TraceRun['map']>> {
+  const result = await lab.model.generate(tokens, {
+    maxNewTokens: 0,
+    logits: 'none',
+    attention: { rows: 'last-and-generated', map: head },
+    signal,
+    ...(embeddingScales ? { embeddingScales } : {}),
+  });
   return mapRecord(result.attention!.map!, tokens.length);
 }
 

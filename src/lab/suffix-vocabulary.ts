@@ -28,3 +28,13 @@ export function suffixVocabulary(tokenizer: ChatTokenizer, modelVocab: number): 
   }
   return ids;
 }
+
+/**
+ * GCG's allowed tokens (nanoGCG's not_allowed_ids inverted): the suffix vocabulary without the
+ * tokens that end a turn (eos and the template's end-of-turn tokens are special already; this
+ * also holds for a tokenizer that does not flag them).
+ */
+export function gcgVocabulary(tokenizer: ChatTokenizer, modelVocab: number): readonly number[] {
+  const stops = new Set(tokenizer.stopTokenIds);
+  return suffixVocabulary(tokenizer, modelVocab).filter((id) => !stops.has(id));
+}

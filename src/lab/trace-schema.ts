@@ -39,6 +39,8 @@ export const TRACE_LIMITS = {
   steps: 10_000,
   /** SmoothLLM copies of one step. */
   copies: 1_000,
+  /** Defenses compared side by side with the defended run (there are three kinds of defense). */
+  compared: 8,
   /** Characters of a label, an id or one token's text. */
   shortText: 1_000,
   /** Characters of a prompt, a response, a request or a chat template. */
@@ -87,6 +89,20 @@ const timingsSchema = z.looseObject({
 /** One perturbed copy of a SmoothLLM run. */
 const copySchema = z.object({ prompt: longText, response: longText, verdict });
 
+/** What Token Highlighter found in a run's prompt (its defended run was computed with it). */
+const highlighterSchema = z.object({
+  /** Prompt positions of the user's message (request and attack tokens), ascending. */
+  positions: perToken(count),
+  /** ‖∂L/∂e_i‖₂ of each of those positions, L the affirmation's mean cross-entropy. */
+  influence: perToken(z.number().nonnegative()),
+  /** The highlighted positions, ascending: their embeddings were multiplied by `scale`. */
+  scaled: perToken(count),
+  /** β, Soft Removal's factor. */
+  scale: z.number().min(0).max(1),
+  /** L before Soft Removal. */
+  loss: z.number(),
+});
+
 /** What one run of the model on one prompt produced: the fields an attack step and its defended run share. */
 const runFields = {
   prompt: longText,
@@ -119,6 +135,8 @@ const runFields = {
   verdict,
   /** SmoothLLM: every perturbed copy; `verdict` is then the majority vote. */
   copies: z.array(copySchema).max(TRACE_LIMITS.copies).optional(),
+  /** Token Highlighter: the user's tokens, each one's influence, and those Soft Removal scaled. */
+  highlighter: highlighterSchema.optional(),
   timings: timingsSchema,
 };
 
@@ -131,9 +149,16 @@ const stepSchema = z.object({
   segments: perToken(segmentSchema).optional(),
   /** The attack's own objective at this step (suffix search: log p of the target). */
   score: z.number().optional(),
+  /** GCG: the target's mean cross-entropy (nats per token) with this step's suffix. */
+  loss: z.number().nonnegative().optional(),
   ...runFields,
   defended: runSchema.optional(),
+  /** Other defenses, each on its own, run on this step to compare with the defended run (settings.compare). */
+  compared: z.array(z.object({ kind: z.enum(defenseKinds), label: shortText, run: runSchema })).max(TRACE_LIMITS.compared).optional(),
 });
+
+/** `label` names the defense in summaries (e.g. "sharpening T=0.7 L8–15"); the kind is used otherwise. */
+const defenseRecordSchema = z.object({ kind: z.enum(defenseKinds), label: shortText.optional(), settings: z.record(z.string(), z.unknown()) });
 
 const settingsSchema = z.object({
   model: z.object({
@@ -146,8 +171,9 @@ const settingsSchema = z.object({
   }),
   tokenizer: z.object({ id: shortText.min(1), chatTemplate: longText.optional() }),
   attack: z.object({ kind: z.enum(attackKinds), settings: z.record(z.string(), z.unknown()) }),
-  /** `label` names the defense in summaries (e.g. "sharpening T=0.7 L8–15"); the kind is used otherwise. */
-  defense: z.object({ kind: z.enum(defenseKinds), label: shortText.optional(), settings: z.record(z.string(), z.unknown()) }),
+  defense: defenseRecordSchema,
+  /** Defenses run beside `defense` for comparison, each on its own (the steps' `compared` runs, in this order). */
+  compare: z.array(defenseRecordSchema).max(TRACE_LIMITS.compared).optional(),
   generation: z.object({ maxNewTokens: count, sampling: z.record(z.string(), z.unknown()).optional() }).optional(),
   seeds: z.record(z.string(), z.number().int()),
   engine: z.looseObject({ backend: shortText.optional(), adapter: shortText.optional(), version: shortText.optional() }),
@@ -177,6 +203,7 @@ export const traceSchema = z
       }
       checkRun(step, ['steps', i], trace.settings, fail);
       if (step.defended) checkRun(step.defended, ['steps', i, 'defended'], trace.settings, fail);
+      step.compared?.forEach((entry, c) => checkRun(entry.run, ['steps', i, 'compared', c, 'run'], trace.settings, fail));
     });
   });
 
@@ -222,6 +249,16 @@ function checkRun(run: Run, at: (string | number)[], settings: Settings, fail: F
   run.generatedRows?.forEach((keys, g) => {
     if (keys.length > run.tokens.length + g + 1) fail([...at, 'generatedRows', g], `must have at most ${run.tokens.length + g + 1} entries (prompt plus earlier generated tokens)`);
   });
+  if (run.highlighter) {
+    const { positions, influence, scaled } = run.highlighter;
+    const path = [...at, 'highlighter'];
+    if (influence.length !== positions.length) fail([...path, 'influence'], `must have one entry per position (${positions.length})`);
+    const bad = positions.findIndex((p, i) => p >= run.tokens.length || (i > 0 && p <= positions[i - 1]));
+    if (bad >= 0) fail([...path, 'positions', bad], `must be ascending prompt positions below the prompt length (${run.tokens.length})`);
+    const known = new Set(positions);
+    const stray = scaled.findIndex((p) => !known.has(p));
+    if (stray >= 0) fail([...path, 'scaled', stray], 'must be one of the user-token positions');
+  }
   if (run.map) {
     const { layer, head, data } = run.map;
     if (layer >= nLayer) fail([...at, 'map', 'layer'], `must be below the layer count (${nLayer})`);

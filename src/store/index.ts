@@ -3,7 +3,9 @@
 // src/app/actions.ts so this file stays plain data.
 
 import { create } from 'zustand';
+import { GCG_APP_DEFAULTS } from '../attacks/gcg';
 import type { EvalRequest } from '../attacks/requests';
+import { DEFAULT_AFFIRMATION, DEFAULT_ALPHA, DEFAULT_BETA } from '../defenses/highlighter';
 import type { AttackKind } from '../lab/kinds';
 import type { SelfTestResult } from '../selftest/selftest';
 import type { ErrorFacts } from '../util/format';
@@ -44,9 +46,17 @@ export interface ScenarioSlice {
   customPrompts: string;
   suffixIterations: number;
   suffixLength: number;
+  /** GCG: top-k per position, candidates per step, and the starting suffix ('' = 20 × "x"). */
+  gcgTopK: number;
+  gcgBatch: number;
+  gcgSuffix: string;
   /** heads: sharpen only these heads in each chosen layer (absent = all heads). */
   sharpen: { enabled: boolean; temperature: number; layers: [number, number]; heads?: number[] };
   smooth: { enabled: boolean; n: number; q: number; perturbation: 'swap' | 'insert' | 'patch' };
+  /** Token Highlighter: α the share of user tokens highlighted, β the factor on their embeddings. */
+  highlight: { enabled: boolean; alpha: number; beta: number; affirmation: string };
+  /** With two or more defenses checked: run each on its own, side by side, instead of combined. */
+  sideBySide: boolean;
   maxNewTokens: number;
   seed: number;
   /** Requests the user loaded from a CSV or JSON file (a `goal` column). */
@@ -99,8 +109,13 @@ export const initialScenario: ScenarioSlice = {
   customPrompts: '',
   suffixIterations: 60,
   suffixLength: 20,
+  gcgTopK: GCG_APP_DEFAULTS.topK,
+  gcgBatch: GCG_APP_DEFAULTS.batch,
+  gcgSuffix: '',
   sharpen: { enabled: true, temperature: 0.7, layers: [0, 0] },
   smooth: { enabled: false, n: 10, q: 10, perturbation: 'swap' },
+  highlight: { enabled: false, alpha: DEFAULT_ALPHA, beta: DEFAULT_BETA, affirmation: DEFAULT_AFFIRMATION },
+  sideBySide: false,
   maxNewTokens: 32,
   seed: 0,
   userRequests: [],

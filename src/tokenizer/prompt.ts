@@ -256,3 +256,15 @@ function assignSpans(
   spans.sort((x, y) => x.start - y.start || x.end - y.end);
   return { spans, segmentSpans };
 }
+
+/**
+ * The ids of `text` as it follows the prompt (the start of the assistant's turn): prompt + text
+ * encoded together, keeping what follows the prompt's tokens, so a merge of the text's first
+ * characters with the template's last ones is honoured; encoded on its own when the prompt's
+ * tokens are not a prefix of that (a suffix spliced in by id).
+ */
+export function idsAfterPrompt(tokenizer: ChatTokenizer, prompt: Pick<BuiltPrompt, 'text' | 'tokens'>, text: string): number[] {
+  const ids = tokenizer.encode(prompt.text + text);
+  const isPrefix = ids.length > prompt.tokens.length && prompt.tokens.every((t, i) => ids[i] === t);
+  return isPrefix ? ids.slice(prompt.tokens.length) : tokenizer.encode(text);
+}

@@ -40,6 +40,9 @@ export const runColors = {
   selected: themed('line-selected', okabeIto.reddishPurple),
 } as const;
 
+/** Defenses compared side by side with the defended run: orange, then sky blue (dash-dot lines). */
+export const comparedColors: readonly ThemedColor[] = [themed('line-compared', okabeIto.orange), themed('line-compared-2', okabeIto.skyBlue)];
+
 /**
  * Span kinds. The request, the span the whole lab is about, gets the strongest hue; the sink and
  * the chat template stay quiet.

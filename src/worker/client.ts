@@ -134,12 +134,12 @@ export class EngineClient {
     });
   }
 
-  rerunDefense(trace: Trace, defense: DefenseSpec, onProgress?: (progress: LabProgress) => void): Call<Trace> {
-    return this.call<Trace>({ type: 'rerun-defense', trace, defense }, (r) => r.type === 'lab-progress' && onProgress?.(r.progress));
+  rerunDefense(trace: Trace, defense: DefenseSpec, onProgress?: (progress: LabProgress) => void, compare?: readonly DefenseSpec[]): Call<Trace> {
+    return this.call<Trace>({ type: 'rerun-defense', trace, defense, ...(compare ? { compare } : {}) }, (r) => r.type === 'lab-progress' && onProgress?.(r.progress));
   }
 
-  map(tokens: readonly number[], layer: number, head: number, defense: DefenseSpec): Call<NonNullable<TraceRun['map']>> {
-    return this.call({ type: 'map', tokens, layer, head, defense });
+  map(tokens: readonly number[], layer: number, head: number, defense: DefenseSpec, embeddingScales?: readonly number[]): Call<NonNullable<TraceRun['map']>> {
+    return this.call({ type: 'map', tokens, layer, head, defense, ...(embeddingScales ? { embeddingScales } : {}) });
   }
 
   selfTest(): Call<SelfTestResult> {

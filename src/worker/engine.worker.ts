@@ -166,6 +166,7 @@ async function handle(request: Exclude<Request, { type: 'cancel' }>, signal: Abo
     case 'rerun-defense': {
       const trace = await rerunDefense(requireLab(), request.trace, request.defense, {
         signal,
+        ...(request.compare ? { compare: request.compare } : {}),
         onProgress: (progress) => post({ type: 'lab-progress', id: request.id, progress }),
       });
       post({ type: 'done', id: request.id, trace });
@@ -177,7 +178,7 @@ async function handle(request: Exclude<Request, { type: 'cancel' }>, signal: Abo
       return;
     }
     case 'map': {
-      const map = await computeMap(requireLab(), request.tokens, { layer: request.layer, head: request.head }, request.defense, signal);
+      const map = await computeMap(requireLab(), request.tokens, { layer: request.layer, head: request.head }, request.defense, signal, request.embeddingScales);
       post({ type: 'map-done', id: request.id, map });
       return;
     }

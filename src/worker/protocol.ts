@@ -44,9 +44,19 @@ export type Request =
   /** `memoryBudget`: GPU bytes the page may plan to use (from navigator.deviceMemory), checked before the upload. */
   | { readonly type: 'load'; readonly id: number; readonly model: ModelSource; readonly tokenizer: TokenizerSource; readonly memoryBudget?: number }
   | { readonly type: 'run'; readonly id: number; readonly scenario: Scenario }
-  | { readonly type: 'rerun-defense'; readonly id: number; readonly trace: Trace; readonly defense: DefenseSpec }
+  /** `compare`: the side-by-side defenses to re-run (absent: keep the recorded ones). */
+  | { readonly type: 'rerun-defense'; readonly id: number; readonly trace: Trace; readonly defense: DefenseSpec; readonly compare?: readonly DefenseSpec[] }
   /** One head's full map for a step's prompt (the trace records one head per step). */
-  | { readonly type: 'map'; readonly id: number; readonly tokens: readonly number[]; readonly layer: number; readonly head: number; readonly defense: DefenseSpec }
+  | {
+      readonly type: 'map';
+      readonly id: number;
+      readonly tokens: readonly number[];
+      readonly layer: number;
+      readonly head: number;
+      readonly defense: DefenseSpec;
+      /** The run's embedding factors (Token Highlighter's Soft Removal); absent = all 1. */
+      readonly embeddingScales?: readonly number[];
+    }
   /** "Check this computer": tiny random models against the float64 reference, and the loaded model's decode time. */
   | { readonly type: 'self-test'; readonly id: number }
   | { readonly type: 'cancel'; readonly id: number; readonly target: number };

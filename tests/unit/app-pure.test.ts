@@ -27,14 +27,35 @@ describe('URL contract', () => {
   });
 
   it('names each bad parameter in a sentence and ignores it', () => {
-    const p = parseUrlParams('?attack=gcg&steps=0&tokens=many');
+    const p = parseUrlParams('?attack=autodan&steps=0&tokens=many');
     expect(p.attack).toBeUndefined();
     expect(p.steps).toBeUndefined();
     expect(p.problems).toEqual([
-      'The link\'s attack "gcg" is unknown; use ladder, ica, suffix, custom or none.',
+      'The link\'s attack "autodan" is unknown; use ladder, ica, suffix, gcg, custom or none.',
       'The link\'s steps "0" must be a whole number from 1 to 50.',
       'The link\'s tokens "many" must be a whole number from 1 to 256.',
     ]);
+  });
+
+  it('reads a GCG link with its step count', () => {
+    expect(parseUrlParams('?attack=gcg&steps=3&run=1')).toMatchObject({ attack: 'gcg', steps: 3, run: true, problems: [] });
+  });
+
+  it('reads a Token Highlighter link with α and β, and names bad ones', () => {
+    expect(parseUrlParams('?defense=highlighter&th-alpha=0.5&th-beta=0.25')).toMatchObject({ defense: 'highlighter', thAlpha: 0.5, thBeta: 0.25, problems: [] });
+    expect(parseUrlParams('?defense=sharpen%2Bhighlighter').defense).toBe('sharpening+highlighter');
+    expect(parseUrlParams('?th-beta=0').thBeta).toBe(0);
+    const bad = parseUrlParams('?defense=shield&th-alpha=0&th-beta=2');
+    expect(bad.defense).toBeUndefined();
+    expect(bad.thAlpha).toBeUndefined();
+    expect(bad.thBeta).toBeUndefined();
+    expect(bad.problems).toEqual([
+      expect.stringMatching(/^The link's defense "shield" is unknown; use none, sharpen, .*highlighter.*\.$/),
+      expect.stringMatching(/^The link's th-alpha "0" must be a number above 0 and at most 1/),
+      expect.stringMatching(/^The link's th-beta "2" must be a number from 0 to 1/),
+    ]);
+    const link = shareLink('http://localhost:5173/', { model: 'm', defense: 'sharpening+highlighter', thAlpha: 0.3, thBeta: 0.6 });
+    expect(parseUrlParams(new URL(link).search)).toMatchObject({ defense: 'sharpening+highlighter', thAlpha: 0.3, thBeta: 0.6 });
   });
 
   it('writes a share link the parser reads back', () => {
@@ -107,6 +128,7 @@ describe('display labels', () => {
     expect(localStepLabel('no attack', t)).toBe('攻撃なし');
     expect(localStepLabel('initial suffix', t)).toBe('初期サフィックス');
     expect(localStepLabel('improvement 12', t)).toBe('改善 12');
+    expect(localStepLabel('GCG step 7', t)).toBe('GCG ステップ 7');
     expect(localStepLabel('3-shot', t)).toBe('3-shot');
     expect(localStepLabel('ロールプレイ', t)).toBe('ロールプレイ');
   });

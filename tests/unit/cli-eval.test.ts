@@ -125,6 +125,36 @@ describe('cli eval', () => {
     expect(csvParse(await readFile(join(out, 'summary.csv'), 'utf8')).every((r) => r.requests === '1')).toBe(true);
   }, 200_000);
 
+  it('runs Token Highlighter with --th-alpha and --th-beta and refuses values outside their ranges', async () => {
+    const out = join(scratch, 'highlighter');
+    const args = (extra: string[]) => [
+      'eval', '--model', modelPath, '--tokenizer', QWEN_DIR, '--requests', requestsPath, '--limit', '1', '--attack', 'none',
+      '--max-new-tokens', '2', '--out', out, ...extra,
+    ];
+    const run = await startCli(args(['--defense', 'highlighter', '--th-alpha', '0.5', '--th-beta', '0.25'])).done;
+    expect(run.code, run.stderrLines.join('\n')).toBe(0);
+    const [file] = await traceFiles(out);
+    const trace = parseTrace(await readFile(join(out, file), 'utf8'));
+    expect(trace.settings.defense).toMatchObject({ kind: 'highlighter', settings: { highlighter: { alpha: 0.5, beta: 0.25 } } });
+    const { highlighter } = trace.steps[0].defended!;
+    // ⌈0.5 · n⌉ of the user's tokens, all of them inside the request (the attack is none).
+    expect(highlighter!.scaled).toHaveLength(Math.ceil(highlighter!.positions.length / 2));
+    const request = trace.steps[0].spans.find((s) => s.kind === 'request')!;
+    expect(highlighter!.positions.every((p) => p >= request.start && p < request.end)).toBe(true);
+    const summary = csvParse(await readFile(join(out, 'summary.csv'), 'utf8'));
+    expect(summary.map((r) => r.defense)).toEqual(['none', 'highlighter α=0.5 β=0.25']);
+
+    for (const [extra, message] of [
+      [['--defense', 'highlighter', '--th-alpha', '0'], /^Token Highlighter's share α must be above 0 and at most 1, not 0; /],
+      [['--defense', 'highlighter', '--th-beta', '1.5'], /^Token Highlighter's Soft Removal factor β must be from 0 to 1, not 1\.5; /],
+      [['--defense', 'sharpen', '--th-beta', '0.5'], /^--th-beta sets up Token Highlighter; add --defense highlighter/],
+    ] as const) {
+      const bad = await startCli(args([...extra])).done;
+      expect(bad.code).toBe(2);
+      expect(bad.stderrLines).toEqual([expect.stringMatching(message)]);
+    }
+  }, 200_000);
+
   it('says in one line what is wrong with a requests file or the arguments', async () => {
     const bad = join(scratch, 'bad.csv');
     await writeFile(bad, 'prompt\nhello\n');
@@ -132,8 +162,33 @@ describe('cli eval', () => {
     expect(run.code).toBe(1);
     expect(run.stderrLines).toEqual([expect.stringMatching(/has no "goal" column \(its columns are prompt\); add a header row/)]);
 
-    const usage = await startCli(['eval', '--model', modelPath, '--tokenizer', QWEN_DIR, '--requests', requestsPath, '--attack', 'gcg', '--out', scratch]).done;
+    const usage = await startCli(['eval', '--model', modelPath, '--tokenizer', QWEN_DIR, '--requests', requestsPath, '--attack', 'autodan', '--out', scratch]).done;
     expect(usage.code).toBe(2);
-    expect(usage.stderrLines).toEqual([expect.stringMatching(/^--attack must be one of ladder, ica, suffix, custom, none, got "gcg"\. Usage: /)]);
+    expect(usage.stderrLines).toEqual([expect.stringMatching(/^--attack must be one of ladder, ica, suffix, gcg, custom, none, got "autodan"\. Usage: /)]);
   }, 120_000);
+
+  it('runs GCG: one step per accepted suffix, losses going down, and says which GCG options need --attack gcg', async () => {
+    const out = join(scratch, 'gcg-out');
+    const args = ['eval', '--model', modelPath, '--tokenizer', QWEN_DIR, '--requests', requestsPath, '--limit', '1', '--max-new-tokens', '2', '--out', out];
+    const run = await startCli([...args, '--attack', 'gcg', '--gcg-steps', '2', '--gcg-topk', '8', '--gcg-batch', '8', '--gcg-target', 'Sure, here is']).done;
+    expect(run.code, run.stderrLines.join('\n')).toBe(0);
+    const trace = parseTrace(await readFile(join(out, '0001-lock.json'), 'utf8'));
+    expect(trace.settings.attack).toEqual({ kind: 'gcg', settings: { target: 'Sure, here is', iterations: 2, topK: 8, batch: 8 } });
+    expect(trace.steps.slice(0, 2).map((s) => s.label)).toEqual(['no attack', 'initial suffix']);
+    expect(trace.steps.length).toBeLessThanOrEqual(4);
+    const losses = trace.steps.slice(1).map((s) => s.loss!);
+    expect(losses.every((loss) => loss > 0)).toBe(true);
+    for (let i = 1; i < losses.length; i++) expect(losses[i]).toBeLessThan(losses[i - 1]);
+    // The default suffix: 20 × " x", marked as the attack span.
+    const initial = trace.steps[1];
+    const suffix = initial.segments!.find((s) => s.kind === 'suffix')!;
+    expect(suffix.text).toBe(' x'.repeat(20));
+    expect(initial.spans.find((s) => s.segment === 'suffix')).toMatchObject({ kind: 'attack', end: initial.spans.find((s) => s.segment === 'suffix')!.start + 20 });
+    const rows = csvParse(await readFile(join(out, 'summary.csv'), 'utf8'));
+    expect(rows.map((r) => Number(r.step))).toEqual(trace.steps.map((s) => s.step));
+
+    const misplaced = await startCli([...args, '--attack', 'ladder', '--gcg-topk', '8']).done;
+    expect(misplaced.code).toBe(2);
+    expect(misplaced.stderrLines).toEqual([expect.stringMatching(/^--gcg-topk sets up GCG; add --attack gcg\. Usage: /)]);
+  }, 300_000);
 });

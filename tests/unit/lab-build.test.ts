@@ -53,6 +53,13 @@ describe('buildScenario', () => {
     const scenario = buildScenario(choice({ attack: 'suffix', steps: 0, suffix: { target: 'Sure, here is', iterations: 9, length: 5 } }), files);
     expect(scenario.attack).toEqual({ kind: 'suffix', target: 'Sure, here is', iterations: 9, maxSteps: 1, suffixLength: 5 });
   });
+
+  it('gives GCG its settings, the step count as its steps, and a starting suffix only when one is typed', () => {
+    const gcg = { target: 'Sure, here is', topK: 64, batch: 32, suffix: '  ' };
+    expect(buildScenario(choice({ attack: 'gcg', steps: 3, gcg }), files).attack).toEqual({ kind: 'gcg', target: 'Sure, here is', iterations: 3, topK: 64, batch: 32 });
+    expect(buildScenario(choice({ attack: 'gcg', steps: 0, gcg: { ...gcg, suffix: ' ! ! ! ' } }), files).attack).toMatchObject({ iterations: 1, suffix: '! ! !' });
+    expect(() => buildScenario(choice({ attack: 'gcg', steps: 3 }), files)).toThrow(/^This attack needs its GCG settings/);
+  });
 });
 
 describe('the kind lists', () => {

@@ -112,8 +112,16 @@ describe('timelineSeries', () => {
 
   it('exports one CSV row per step with empty defended cells where there is no defended run', () => {
     const rows = timelineCsvRows(timelineSeries(slippingTrace()));
-    expect(rows[1]).toEqual({ step: 1, label: 'role-play', mass: 0.3, defended_mass: 0.6, verdict: 'refused', defended_verdict: 'refused' });
-    expect(rows[2]).toEqual({ step: 2, label: 'fiction', mass: 0.1, defended_mass: '', verdict: 'complied', defended_verdict: '' });
+    expect(rows[1]).toEqual({ step: 1, label: 'role-play', mass: 0.3, defended_mass: 0.6, verdict: 'refused', defended_verdict: 'refused', loss: '' });
+    expect(rows[2]).toEqual({ step: 2, label: 'fiction', mass: 0.1, defended_mass: '', verdict: 'complied', defended_verdict: '', loss: '' });
+  });
+
+  it('carries GCG\'s target loss per step into the series and the CSV', () => {
+    const trace = slippingTrace();
+    const withLoss = { ...trace, steps: trace.steps.map((step, i) => ({ ...step, loss: 3 - i / 3 })) };
+    const series = timelineSeries(withLoss);
+    expect(series.map((p) => p.loss)).toEqual(withLoss.steps.map((s) => s.loss));
+    expect(timelineCsvRows(series)[1].loss).toBe(Number((3 - 1 / 3).toFixed(6)));
   });
 });
 

@@ -7,11 +7,21 @@ import { area, easeCubicOut, line, max, scaleLinear, select } from 'd3';
 import 'd3-transition';
 import { useId, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { useTranslation } from 'react-i18next';
+import type { DefenseKind } from '../../lab/kinds';
 import type { Trace } from '../../lab/trace';
 import { exportCsv, exportPng, exportSvg } from '../export';
-import { cssColor, runColors } from '../palette';
+import { comparedColors, cssColor, runColors } from '../palette';
 import { formatMass, formatTick, measureText, prefersReducedMotion, useChartDimensions } from './chart';
-import { exportFileName, timelineColumns, timelineCsvRows, timelineSeries, type HeadSelection, type LayerSelection, type TimelinePoint } from './data';
+import {
+  exportFileName,
+  timelineColumns,
+  timelineCsvRows,
+  timelineCsvWithCompared,
+  timelineSeries,
+  type HeadSelection,
+  type LayerSelection,
+  type TimelinePoint,
+} from './data';
 import { VerdictMarker } from './markers';
 import { Panel } from './Panel';
 
@@ -36,7 +46,7 @@ const PLOT_HEIGHT = 230;
 interface LegendEntry {
   readonly key: string;
   readonly label: string;
-  readonly swatch: 'line' | 'dashed' | 'band' | 'thin' | 'refused' | 'complied' | 'selected';
+  readonly swatch: 'line' | 'dashed' | 'band' | 'thin' | 'refused' | 'complied' | 'selected' | 'loss' | 'compared0' | 'compared1';
 }
 
 /** Legend entries laid out left to right, wrapping to a new row when the width runs out. */
@@ -68,6 +78,10 @@ export function SlippingTimeline({ trace, step, onStepChange, layer, head, sinkA
   const series = useMemo(() => timelineSeries(trace, { sinkAdjusted, layer, head }), [trace, sinkAdjusted, layer, head]);
   const current = series[Math.min(Math.max(step, 0), series.length - 1)];
   const hasDefended = series.some((point) => point.defended);
+  // Defenses run side by side with the defended one, labelled as the trace records them.
+  const comparedLabels = useMemo(() => series.find((point) => point.compared.length > 0)?.compared.map((c) => c.label) ?? [], [series]);
+  // GCG's target loss rides on a second axis at the right, beside the attention it lowers.
+  const hasLoss = series.some((point) => point.loss !== null);
   const hasSelection = showSelection && !(layer === 'mean' && head === 'mean');
   const fellBack = series.some((point) => point.undefended.fellBack || point.defended?.fellBack);
   const defenseLabel = trace.settings.defense.label ?? t(`defense.${trace.settings.defense.kind}`);
@@ -82,12 +96,14 @@ export function SlippingTimeline({ trace, step, onStepChange, layer, head, sinkA
   const legendEntries: LegendEntry[] = [
     { key: 'mean', label: t('timeline.undefended'), swatch: 'line' },
     ...(hasDefended ? [{ key: 'defended', label: t('timeline.defended', { label: defenseLabel }), swatch: 'dashed' as const }] : []),
+    ...comparedLabels.map((label, i) => ({ key: `compared${i}`, label: t('timeline.defended', { label }), swatch: (i === 0 ? 'compared0' : 'compared1') as LegendEntry['swatch'] })),
     { key: 'layers', label: layerDisplay === 'band' ? t('timeline.layerBand') : t('timeline.layerLines'), swatch: layerDisplay === 'band' ? 'band' : 'thin' },
     ...(hasSelection ? [{ key: 'selected', label: selectionLabel, swatch: 'selected' as const }] : []),
+    ...(hasLoss ? [{ key: 'loss', label: t('timeline.loss'), swatch: 'loss' as const }] : []),
     { key: 'refused', label: t('verdict.refused'), swatch: 'refused' },
     { key: 'complied', label: t('verdict.complied'), swatch: 'complied' },
   ];
-  const margin = { left: 58, right: 18, bottom: 46 };
+  const margin = { left: 58, right: hasLoss ? 58 : 18, bottom: 46 };
   const legend = layoutLegend(legendEntries, width - margin.left - margin.right);
   const top = legend.height + 30; // room for the playhead's label above the plot
   const innerWidth = Math.max(60, width - margin.left - margin.right);
@@ -102,12 +118,29 @@ export function SlippingTimeline({ trace, step, onStepChange, layer, head, sinkA
       .range([14, innerWidth - 14]);
   }, [series, innerWidth]);
   const y = useMemo(() => {
-    const top = max(series.flatMap((p) => [p.undefended.layerMax, p.defended?.layerMax ?? 0, p.undefended.selected ?? 0, p.defended?.selected ?? 0])) ?? 1;
+    const top =
+      max(series.flatMap((p) => [p.undefended.layerMax, p.defended?.layerMax ?? 0, p.undefended.selected ?? 0, p.defended?.selected ?? 0, ...p.compared.map((c) => c.point.mass)])) ?? 1;
     return scaleLinear()
       .domain([0, top > 0 ? top * 1.05 : 1])
       .range([PLOT_HEIGHT, 0])
       .nice();
   }, [series]);
+
+  const lossY = useMemo(() => {
+    const top = max(series, (p) => p.loss ?? 0) ?? 1;
+    return scaleLinear()
+      .domain([0, top > 0 ? top * 1.05 : 1])
+      .range([PLOT_HEIGHT, 0])
+      .nice();
+  }, [series]);
+  const lossPath = useMemo(
+    () =>
+      line<TimelinePoint>()
+        .defined((p) => p.loss !== null)
+        .x((p) => x(p.step))
+        .y((p) => lossY(p.loss!))(series) ?? '',
+    [series, x, lossY],
+  );
 
   const paths = useMemo(() => {
     const meanLine = line<TimelinePoint>()
@@ -142,8 +175,15 @@ export function SlippingTimeline({ trace, step, onStepChange, layer, head, sinkA
       layerLines,
       selected: selected(series)!,
       defendedSelected: defendedSelected(series)!,
+      compared: comparedLabels.map(
+        (_, i) =>
+          line<TimelinePoint>()
+            .defined((p) => p.compared[i] !== undefined)
+            .x((p) => x(p.step))
+            .y((p) => y(p.compared[i].point.mass))(series) ?? '',
+      ),
     };
-  }, [series, x, y]);
+  }, [series, x, y, comparedLabels]);
 
   // The y title shrinks rather than run past the plot (the sink-adjusted one is long in English).
   const yTitle = sinkAdjusted ? t('timeline.yAxisSink') : t('timeline.yAxis');
@@ -207,6 +247,8 @@ export function SlippingTimeline({ trace, step, onStepChange, layer, head, sinkA
         t('timeline.current', { step: current.step, total: series.length, label: current.label }),
         t('timeline.massNow', { mass: formatMass(current.undefended.mass) }),
         ...(current.defended ? [t('timeline.defendedNow', { mass: formatMass(current.defended.mass) })] : []),
+        ...current.compared.map((c) => t('timeline.comparedNow', { defense: t(`defense.${c.kind as DefenseKind}`), mass: formatMass(c.point.mass) })),
+        ...(current.loss !== null ? [t('timeline.lossNow', { loss: current.loss.toFixed(3) })] : []),
       ].join(' · ')
     : '';
   const fileStep = current?.step ?? 0;
@@ -214,7 +256,11 @@ export function SlippingTimeline({ trace, step, onStepChange, layer, head, sinkA
   const exports = {
     svg: () => svgRef.current && exportSvg(svgRef.current, exportFileName('timeline', fileStep, 'svg'), heading),
     png: () => (svgRef.current ? exportPng(svgRef.current, exportFileName('timeline', fileStep, 'png'), heading) : undefined),
-    csv: () => exportCsv(timelineCsvRows(series), timelineColumns, exportFileName('timeline', fileStep, 'csv')),
+    csv: () => {
+      if (comparedLabels.length === 0) return exportCsv(timelineCsvRows(series), timelineColumns, exportFileName('timeline', fileStep, 'csv'));
+      const { rows, columns } = timelineCsvWithCompared(series);
+      return exportCsv(rows, columns, exportFileName('timeline', fileStep, 'csv'));
+    },
   };
 
   const toolbar = (
@@ -271,7 +317,26 @@ export function SlippingTimeline({ trace, step, onStepChange, layer, head, sinkA
                 paths.layerLines.map((d, l) => <path key={l} d={d} className="slip-layer-line" style={{ stroke: cssColor(runColors.undefended) }} />)
               )}
               {hasDefended ? <path d={paths.defended} className="slip-line slip-line-defended" style={{ stroke: cssColor(runColors.defended) }} /> : null}
+              {paths.compared.map((d, i) => (
+                <path key={i} d={d} className="slip-line slip-line-compared" style={{ stroke: cssColor(comparedColors[i % comparedColors.length]) }} data-testid="timeline-compared" />
+              ))}
               <path d={paths.mean} className="slip-line slip-line-mean" style={{ stroke: cssColor(runColors.undefended) }} />
+              {hasLoss ? (
+                <g data-testid="timeline-loss">
+                  <path d={lossPath} className="slip-line slip-line-loss" />
+                  {series.map((p) => (p.loss !== null ? <circle key={p.index} cx={x(p.step)} cy={lossY(p.loss)} r={2.5} className="slip-loss-dot" /> : null))}
+                  <g className="slip-axis slip-axis-loss" transform={`translate(${innerWidth},0)`}>
+                    {lossY.ticks(5).map((tick) => (
+                      <text key={tick} x={8} y={lossY(tick)} dy="0.32em" textAnchor="start" className="slip-text slip-tick">
+                        {formatTick(tick)}
+                      </text>
+                    ))}
+                    <text transform={`translate(${44},${PLOT_HEIGHT / 2}) rotate(90)`} textAnchor="middle" className="slip-text slip-axis-title">
+                      {t('timeline.lossAxis')}
+                    </text>
+                  </g>
+                </g>
+              ) : null}
               {hasSelection ? (
                 <>
                   <path d={paths.selected} className="slip-line slip-line-selected" style={{ stroke: cssColor(runColors.selected) }} />
@@ -292,6 +357,9 @@ export function SlippingTimeline({ trace, step, onStepChange, layer, head, sinkA
               {series.map((p) => (
                 <g key={p.index} className={p.index === current?.index ? 'slip-step slip-step-current' : 'slip-step'}>
                   {p.defended ? <VerdictMarker verdict={p.defended.verdict} x={x(p.step)} y={y(p.defended.mass)} hollow size={p.index === current?.index ? 13 : 10} /> : null}
+                  {p.compared.map((c, i) => (
+                    <VerdictMarker key={i} verdict={c.point.verdict} x={x(p.step)} y={y(c.point.mass)} hollow size={p.index === current?.index ? 12 : 9} />
+                  ))}
                   <VerdictMarker verdict={p.undefended.verdict} x={x(p.step)} y={y(p.undefended.mass)} size={p.index === current?.index ? 14 : 11} />
                 </g>
               ))}
@@ -339,7 +407,11 @@ export function SlippingTimeline({ trace, step, onStepChange, layer, head, sinkA
                       {`${stepText(point.index)} — ${t('timeline.massNow', { mass: formatMass(point.undefended.mass) })}, ${t(`verdict.${point.undefended.verdict}`)}` +
                         (point.defended
                           ? `; ${t('timeline.defendedNow', { mass: formatMass(point.defended.mass) })}, ${t(`verdict.${point.defended.verdict}`)}`
-                          : '')}
+                          : '') +
+                        point.compared
+                          .map((c) => `; ${t('timeline.comparedNow', { defense: t(`defense.${c.kind as DefenseKind}`), mass: formatMass(c.point.mass) })}, ${t(`verdict.${c.point.verdict}`)}`)
+                          .join('') +
+                        (point.loss !== null ? `; ${t('timeline.lossNow', { loss: point.loss.toFixed(3) })}` : '')}
                     </title>
                   </rect>
                 ))}
@@ -372,6 +444,16 @@ function LegendSwatch({ kind }: { kind: LegendEntry['swatch'] }) {
       return <line x1={0} x2={20} y1={mid} y2={mid} className="slip-layer-line" style={{ stroke: cssColor(runColors.undefended) }} />;
     case 'selected':
       return <line x1={0} x2={20} y1={mid} y2={mid} className="slip-line slip-line-selected" style={{ stroke: cssColor(runColors.selected) }} />;
+    case 'loss':
+      return <line x1={0} x2={20} y1={mid} y2={mid} className="slip-line slip-line-loss" />;
+    case 'compared0':
+    case 'compared1':
+      return (
+        <>
+          <line x1={0} x2={20} y1={mid} y2={mid} className="slip-line slip-line-compared" style={{ stroke: cssColor(comparedColors[kind === 'compared0' ? 0 : 1]) }} />
+          <VerdictMarker verdict="refused" x={10} y={mid} size={8} hollow />
+        </>
+      );
     case 'refused':
     case 'complied':
       return <VerdictMarker verdict={kind} x={10} y={mid} size={11} />;

@@ -1,8 +1,9 @@
 // The prompt as token chips coloured by one query's attention (the decisive query or a generated
 // token), spans outlined and labelled; colours ease between steps so the request visibly cools.
+// With Token Highlighter, an underline layer shows each user token's influence and the scaled ones.
 
 import { scalePow } from 'd3';
-import { useEffect, useId, useMemo, useRef, type CSSProperties } from 'react';
+import { useEffect, useId, useMemo, useRef, useState, type CSSProperties } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Trace, TraceRun, TraceSpanKind } from '../../lab/trace';
 import { exportCsv, exportSvgText, exportSvgTextPng, themeBackground } from '../export';
@@ -24,6 +25,7 @@ import {
   type QuerySelection,
   type StripItem,
 } from './data';
+import { highlighterFor, highlighterMarks, underlineStyle } from './highlighterLayer';
 import { Panel } from './Panel';
 import { stripSvgText } from './tokenStripSvg';
 
@@ -56,6 +58,10 @@ export function TokenStrip({ run, trace, layer, head, query, onQueryChange, deco
   const weightMax = useMemo(() => tokenWeightMax(trace, layer, head, query), [trace, layer, head, query]);
   const hasRow = attentionRow(run, layer, head, query) !== null;
   const byKind = useMemo(() => weightBySpanKind(tokens), [tokens]);
+  const highlighter = useMemo(() => highlighterFor(trace, run), [trace, run]);
+  const [showHighlighter, setShowHighlighter] = useState(true);
+  const marks = useMemo(() => (highlighter && showHighlighter ? highlighterMarks(highlighter) : undefined), [highlighter, showHighlighter]);
+  const markOf = (token: { index: number; part: string }) => (token.part === 'prompt' ? marks?.get(token.index) : undefined);
   // Square-root scale: a single token rarely gets more than a few percent, and sqrt spreads the low end.
   const scale = useMemo(() => scalePow().exponent(0.5).domain([0, weightMax]).range([0, 1]).clamp(true), [weightMax]);
   const heat = (weight: number | null) => {
@@ -118,6 +124,15 @@ export function TokenStrip({ run, trace, layer, head, query, onQueryChange, deco
         muted: resolveColor(element, { cssVar: '--slip-muted', fallback: '#5b6475' }),
       },
       fonts: { ui: panelFont('ui'), mono: panelFont('mono') },
+      ...(marks
+        ? {
+            underline: (token) => {
+              const mark = markOf(token);
+              return mark && underlineStyle(mark);
+            },
+            underlineColor: resolveColor(element, { cssVar: '--slip-highlight', fallback: '#d55e00' }),
+          }
+        : {}),
     });
   };
   const exports = {
@@ -130,7 +145,14 @@ export function TokenStrip({ run, trace, layer, head, query, onQueryChange, deco
   };
 
   const toolbar = (
-    <label className="slip-field">
+    <>
+      {highlighter ? (
+        <label className="slip-field">
+          <input type="checkbox" checked={showHighlighter} onChange={(event) => setShowHighlighter(event.target.checked)} data-testid="highlighter-layer" />
+          <span>{t('tokens.highlighterLayer')}</span>
+        </label>
+      ) : null}
+      <label className="slip-field">
       <span>{t('tokens.query')}</span>
       <select
         value={String(query)}
@@ -143,7 +165,8 @@ export function TokenStrip({ run, trace, layer, head, query, onQueryChange, deco
           </option>
         ))}
       </select>
-    </label>
+      </label>
+    </>
   );
 
   // Where the query's attention goes, by span kind: the strip's headline number.
@@ -178,7 +201,13 @@ export function TokenStrip({ run, trace, layer, head, query, onQueryChange, deco
           </ul>
         </div>
       )}
-      <div ref={stripRef} className="slip-strip" role="list" aria-labelledby={`${id}-caption`} data-testid="token-strip">
+      <div
+        ref={stripRef}
+        className={marks ? 'slip-strip slip-strip-highlighter' : 'slip-strip'}
+        role="list"
+        aria-labelledby={`${id}-caption`}
+        data-testid="token-strip"
+      >
         {items.map((item) => {
           if (item.type === 'break') return <span key={item.key} className="slip-strip-break" aria-hidden="true" />;
           if (item.type === 'label')
@@ -194,10 +223,13 @@ export function TokenStrip({ run, trace, layer, head, query, onQueryChange, deco
             );
           const { token, groupStart, groupEnd } = item;
           const colors = heat(token.weight);
+          const mark = markOf(token);
+          const underline = mark && underlineStyle(mark);
           const style = {
             '--chip-bg': colors?.fill,
             '--chip-ink': colors?.ink,
             '--span-color': token.spanKind ? cssColor(spanColors[token.spanKind]) : undefined,
+            ...(underline ? { '--hl-opacity': underline.opacity, '--hl-thickness': `${underline.thickness}px` } : {}),
           } as CSSProperties;
           const classes = [
             'slip-chip',
@@ -207,13 +239,17 @@ export function TokenStrip({ run, trace, layer, head, query, onQueryChange, deco
             colors ? '' : 'slip-chip-nokey',
             token.isQuery ? 'slip-chip-query' : '',
             token.redacted ? 'slip-chip-redacted' : '',
+            mark ? 'slip-chip-hl' : '',
+            mark?.scaled ? 'slip-chip-hl-scaled' : '',
           ]
             .filter(Boolean)
             .join(' ');
           const spanName = token.spanKind ? t(`span.${token.spanKind}`) : t('span.none');
           const weightText = token.weight === null ? t('tokens.notKey') : formatMass(token.weight);
           const shownText = token.redacted ? t('response.redactedToken') : token.text;
-          const description = t('tokens.chip', { index: token.index, text: JSON.stringify(shownText), span: spanName, weight: weightText });
+          const description =
+            t('tokens.chip', { index: token.index, text: JSON.stringify(shownText), span: spanName, weight: weightText }) +
+            (mark ? t(mark.scaled ? 'tokens.chipScaled' : 'tokens.chipInfluence', { influence: formatInfluence(mark.influence), beta: highlighter?.scale }) : '');
           // A redacted chip keeps its colour (the attention is the point) but shows no text.
           const content = token.redacted ? (
             <span className="slip-ws">•••</span>
@@ -257,7 +293,24 @@ export function TokenStrip({ run, trace, layer, head, query, onQueryChange, deco
           {query === 'last' ? t('tokens.queryMarkLast') : t('tokens.queryMark')}
         </span>
         <span className="slip-muted">{t('tokens.scaleNote')}</span>
+        {marks && highlighter ? (
+          <>
+            <span className="slip-legend-item" data-testid="highlighter-legend">
+              <span className="slip-legend-hl" aria-hidden="true" />
+              {t('tokens.highlighterInfluence')}
+            </span>
+            <span className="slip-legend-item">
+              <span className="slip-legend-hl slip-legend-hl-scaled" aria-hidden="true" />
+              {t('tokens.highlighterScaled', { count: highlighter.scaled.length, total: highlighter.positions.length, beta: highlighter.scale })}
+            </span>
+          </>
+        ) : null}
       </div>
     </Panel>
   );
+}
+
+/** A gradient norm, with three significant digits (they span orders of magnitude between models). */
+function formatInfluence(value: number): string {
+  return value === 0 ? '0' : value.toPrecision(3);
 }

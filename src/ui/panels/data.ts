@@ -64,6 +64,10 @@ export interface TimelinePoint {
   readonly label: string;
   readonly undefended: TimelineRunPoint;
   readonly defended: TimelineRunPoint | null;
+  /** Defenses run side by side with the defended one (e.g. Token Highlighter beside sharpening), in the trace's order. */
+  readonly compared: readonly { readonly kind: string; readonly label: string; readonly point: TimelineRunPoint }[];
+  /** GCG: the target's loss at this step (null for other attacks). */
+  readonly loss: number | null;
 }
 
 export interface TimelineOptions {
@@ -96,10 +100,12 @@ export function timelineSeries(trace: Trace, options: TimelineOptions = {}): Tim
     label: step.label,
     undefended: timelineRunPoint(step, options),
     defended: step.defended ? timelineRunPoint(step.defended, options) : null,
+    compared: (step.compared ?? []).map((entry) => ({ kind: entry.kind, label: entry.label, point: timelineRunPoint(entry.run, options) })),
+    loss: step.loss ?? null,
   }));
 }
 
-export const timelineColumns = ['step', 'label', 'mass', 'defended_mass', 'verdict', 'defended_verdict'] as const;
+export const timelineColumns = ['step', 'label', 'mass', 'defended_mass', 'verdict', 'defended_verdict', 'loss'] as const;
 
 export interface TimelineCsvRow {
   step: number;
@@ -108,6 +114,8 @@ export interface TimelineCsvRow {
   defended_mass: number | '';
   verdict: Verdict;
   defended_verdict: Verdict | '';
+  /** GCG's target loss; empty for other attacks. */
+  loss: number | '';
 }
 
 export function timelineCsvRows(series: readonly TimelinePoint[]): TimelineCsvRow[] {
@@ -118,7 +126,28 @@ export function timelineCsvRows(series: readonly TimelinePoint[]): TimelineCsvRo
     defended_mass: point.defended ? round(point.defended.mass) : '',
     verdict: point.undefended.verdict,
     defended_verdict: point.defended?.verdict ?? '',
+    loss: point.loss !== null ? round(point.loss) : '',
   }));
+}
+
+/**
+ * The timeline's CSV with the side-by-side defenses too: per compared defense c (1-based),
+ * `compared_c_defense`, `compared_c_mass`, `compared_c_verdict` after the usual columns.
+ */
+export function timelineCsvWithCompared(series: readonly TimelinePoint[]): { rows: Record<string, string | number>[]; columns: string[] } {
+  const count = Math.max(0, ...series.map((point) => point.compared.length));
+  const extra = Array.from({ length: count }, (_, c) => [`compared_${c + 1}_defense`, `compared_${c + 1}_mass`, `compared_${c + 1}_verdict`]).flat();
+  const rows = timelineCsvRows(series).map((row, i): Record<string, string | number> => {
+    const out: Record<string, string | number> = { ...row };
+    for (let c = 0; c < count; c++) {
+      const entry = series[i].compared[c];
+      out[`compared_${c + 1}_defense`] = entry?.label ?? '';
+      out[`compared_${c + 1}_mass`] = entry ? round(entry.point.mass) : '';
+      out[`compared_${c + 1}_verdict`] = entry?.point.verdict ?? '';
+    }
+    return out;
+  });
+  return { rows, columns: [...timelineColumns, ...extra] };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 // with estimated text widths, span outlines, label tags and the colour legend.
 
 import { measureText } from './chart';
-import { tokenTextParts, type StripItem } from './data';
+import { tokenTextParts, type StripItem, type StripToken } from './data';
 
 export interface StripSvgOptions {
   readonly items: readonly StripItem[];
@@ -18,11 +18,14 @@ export interface StripSvgOptions {
   readonly colors: { readonly background: string; readonly ink: string; readonly muted: string };
   /** The UI font (title, labels) and the monospace font of the chips. */
   readonly fonts: { readonly ui: string; readonly mono: string };
+  /** Token Highlighter's layer: a token's underline (opacity, thickness in px), or undefined for none. */
+  readonly underline?: (token: StripToken) => { opacity: number; thickness: number } | undefined;
+  readonly underlineColor?: string;
 }
 
 const FONT = 13;
 const CHIP_HEIGHT = 22;
-const ROW = CHIP_HEIGHT + 8;
+const ROW = CHIP_HEIGHT + 12;
 const PAD = 16;
 
 const escapeXml = (text: string) => text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -73,6 +76,12 @@ export function stripSvgText(options: StripSvgOptions): { text: string; width: n
       // Inside a group the edges run on across the gap to the next chip.
       const right = groupEnd ? x + w + 1 : x + w + 3;
       body.push(`<path d="M${left},${top}H${right}M${left},${bottom}H${right}${groupStart ? `M${left},${top}V${bottom}` : ''}${groupEnd ? `M${right},${top}V${bottom}` : ''}" fill="none" stroke="${color}" stroke-width="${stroke}"/>`);
+    }
+    const underline = options.underline?.(token);
+    if (underline) {
+      body.push(
+        `<rect x="${x}" y="${y + CHIP_HEIGHT + 4}" width="${w}" height="${underline.thickness}" fill="${options.underlineColor ?? '#d55e00'}" fill-opacity="${underline.opacity.toFixed(3)}"/>`,
+      );
     }
     x += w + 3;
   }
