@@ -21,7 +21,12 @@ import { softcap, type AttentionShape } from '../../src/reference/ops';
 import { bufferFrom, compare, createTestContext, poisonedBuffer, randomArray, readFloats } from '../support/gpu';
 
 const ctx = await createTestContext();
-afterAll(() => ctx.destroy());
+/** The GPU kernel variants on any adapter: RMSNorm's 256-lane reduction, linear_backward split by the device. */
+const gpuKernels = await createTestContext({ software: false });
+afterAll(() => {
+  ctx.destroy();
+  gpuKernels.destroy();
+});
 
 const TOLERANCE = 2e-5;
 
@@ -74,12 +79,12 @@ describe('linear backward: dX = dY·W read transposed from packed blocks', () =>
     const want = new Float64Array(M * K);
     for (let m = 0; m < M; m++) want.set(matVecTransposed({ rows: N, cols: K, data: w }, f64(dy.subarray(m * N, (m + 1) * N))), m * K);
     const accumulated = want.map((v, i) => v + base[i]);
-    // Several parts: at most ⌈N/3⌉ rows per binding.
+    // Several parts: at most ⌈N/3⌉ rows per binding; the GPU kernels' context splits long parts by itself.
     const parted = withBindingLimit(ctx, packedRowBytes(type, K) * Math.max(1, Math.ceil(N / 3)));
-    for (const context of [ctx, parted]) {
+    for (const context of [ctx, parted, gpuKernels]) {
       const matrix = await uploadMatrix({ ctx: context, file, onBytes: () => {} }, { name: 'w', type, dims: [K, N], offset: 0, byteSize: bytes.length });
       const dyBuffer = bufferFrom(context, dy);
-      for (const split of [1, 3]) {
+      for (const split of context === gpuKernels ? [undefined] : [1, 3]) {
         const dx = poisonedBuffer(context, M * K);
         await run(context, (rec) => recordLinearBackward(rec, context, { weight: matrix, dy: dyBuffer, dx, M, split }));
         await expectClose(context, dx, want);
@@ -93,6 +98,21 @@ describe('linear backward: dX = dY·W read transposed from packed blocks', () =>
 });
 
 describe('RMSNorm backward', () => {
+  it.each([false, true])('every mode with the GPU kernels (a 256-lane reduction per row): %s', async (inPlace) => {
+    const rows = 4;
+    const cols = 600;
+    const eps = 1e-6;
+    const x = randomArray(rows * cols, 31);
+    const w = randomArray(cols, 32);
+    const dy = randomArray(rows * cols, 33);
+    const want = flatten(Array.from({ length: rows }, (_, r) => rmsNormBackward(f64(x.subarray(r * cols, (r + 1) * cols)), f64(w), eps, f64(dy.subarray(r * cols, (r + 1) * cols)))));
+    const dyBuffer = bufferFrom(gpuKernels, dy);
+    const dx = poisonedBuffer(gpuKernels, rows * cols);
+    const mode = inPlace ? 'in-place' : 'write';
+    await run(gpuKernels, (rec) => recordRmsNormBackward(rec, gpuKernels, { x: bufferFrom(gpuKernels, x), weight: bufferFrom(gpuKernels, w), dy: dyBuffer, dx, rows, cols, eps, mode }));
+    await expectClose(gpuKernels, inPlace ? dyBuffer : dx, want);
+  });
+
   it.each([
     ['write', 5, 64],
     ['accumulate', 3, 96],

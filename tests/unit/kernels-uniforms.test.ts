@@ -6,6 +6,20 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { shaderSource, type PipelineKey } from '../../src/engine/gpu';
 import { ATTENTION_PARAMS, attentionPipeline, MAX_HEAD_DIM, TILED_BLOCK_QUERIES } from '../../src/engine/ops/attention';
+import {
+  ATTENTION_BACKWARD_PARAMS,
+  attentionBackwardPipelines,
+  BACKWARD_TOKENS,
+  CROSS_ENTROPY_PARAMS,
+  crossEntropyBackwardPipeline,
+  gluBackwardPipeline,
+  LINEAR_BACKWARD_PARAMS,
+  linearBackwardPipeline,
+  linearBackwardReducePipeline,
+  REDUCE_PARAMS,
+  RMSNORM_BACKWARD_PARAMS,
+  rmsNormBackwardPipeline,
+} from '../../src/engine/ops/backward';
 import { addPipeline, COUNT_PARAMS, gluPipeline, SOFTCAP_PARAMS, softcapPipeline } from '../../src/engine/ops/elementwise';
 import { EMBEDDING_PARAMS, embeddingPipeline } from '../../src/engine/ops/embedding';
 import { LOGPROB_PARAMS, logprobPipeline } from '../../src/engine/ops/logprob';
@@ -40,6 +54,14 @@ const LAYOUTS: Record<string, UniformLayout> = {
   rmsnorm: RMSNORM_PARAMS,
   rope: ROPE_PARAMS,
   sample: SAMPLE_PARAMS,
+  linear_backward: LINEAR_BACKWARD_PARAMS,
+  linear_backward_reduce: REDUCE_PARAMS,
+  rmsnorm_backward: RMSNORM_BACKWARD_PARAMS,
+  glu_backward: COUNT_PARAMS,
+  attention_backward_scores: ATTENTION_BACKWARD_PARAMS,
+  attention_backward_q: ATTENTION_BACKWARD_PARAMS,
+  attention_backward_kv: ATTENTION_BACKWARD_PARAMS,
+  cross_entropy_backward: CROSS_ENTROPY_PARAMS,
 };
 
 /** Every pipeline variant the ops create. */
@@ -52,6 +74,7 @@ const PIPELINES: PipelineKey[] = [
   attentionPipeline('attention_rows'),
   attentionPipeline('attention_tiled'),
   embeddingPipeline(GGMLType.F32),
+  embeddingPipeline(GGMLType.F32, true),
   logprobPipeline(),
   ...(['matmul', 'matvec', 'matvec_subgroups', 'matvec_rows', 'matmul_blocked'] as const).flatMap((k) =>
     [false, true].flatMap((bias) => linearPipelines(k, GGMLType.F32, bias)),
@@ -61,8 +84,19 @@ const PIPELINES: PipelineKey[] = [
   rmsNormPipeline(false, true),
   ropePipeline('normal'),
   ropePipeline('neox'),
+  ropePipeline('neox', true),
   samplePipeline(true),
   samplePipeline(false),
+  ...[false, true].flatMap((accumulate) => [
+    linearBackwardPipeline(GGMLType.F32, accumulate, false),
+    linearBackwardReducePipeline(accumulate),
+  ]),
+  linearBackwardPipeline(GGMLType.F32, false, true),
+  ...(['write', 'accumulate', 'in-place'] as const).flatMap((mode) => [rmsNormBackwardPipeline(mode, false), rmsNormBackwardPipeline(mode, true)]),
+  gluBackwardPipeline('silu'),
+  gluBackwardPipeline('gelu_tanh'),
+  ...attentionBackwardPipelines(),
+  crossEntropyBackwardPipeline(),
 ];
 
 const withoutComments = (code: string) => code.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
@@ -194,5 +228,6 @@ describe('override constants', () => {
     expect(wgslConstant(compiled('attention_tiled'), 'BLOCK_QUERIES')).toBe(TILED_BLOCK_QUERIES);
     expect(wgslConstant(compiled('matvec_subgroups'), 'TOKENS')).toBe(SUBGROUP_MATVEC_TOKENS);
     expect(wgslConstant(compiled('matmul'), 'TILE')).toBe(MATMUL_TILE);
+    expect(wgslConstant(compiled('linear_backward'), 'TOKENS')).toBe(BACKWARD_TOKENS);
   });
 });

@@ -14,10 +14,16 @@ import { createTestContext } from '../support/gpu';
 import { loadBoth, randomTokens, relativeError } from '../support/model';
 
 let ctx: GpuContext;
+/** The GPU kernel set (tiled matmul and attention, 256-lane norms, split linear_backward) on any adapter. */
+let gpuKernels: GpuContext;
 beforeAll(async () => {
   ctx = await createTestContext();
+  gpuKernels = await createTestContext({ software: false });
 });
-afterAll(() => ctx?.destroy());
+afterAll(() => {
+  ctx?.destroy();
+  gpuKernels?.destroy();
+});
 
 /** ‖a − b‖ / ‖b‖ */
 function normError(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -67,47 +73,60 @@ const CASES: ReadonlyArray<readonly [PresetName, FixtureWeightType]> = [
   ['kquant', 'Q4_K'],
   ['kquant', 'Q6_K'],
 ];
+/** On the GPU kernel set: GQA with biases, and soft-caps, window and post-norms. */
+const GPU_KERNEL_CASES: ReadonlyArray<readonly [PresetName, FixtureWeightType]> = [
+  ['tinyQwen2', 'Q8_0'],
+  ['tinyGemma2', 'F32'],
+];
 
 describe.each(CASES)('%s %s: the gradient against the float64 reference', (name, weightType) => {
-  it('loss, target log-probabilities and ∂L/∂e per prompt position, at T = 1 and with sharpened heads, with and without Soft Removal', async () => {
-    const { gpu, reference } = await loadBoth(ctx, { ...presets[name], weightType });
-    try {
-      const { nLayer, nHead, nEmbd, vocabSize } = gpu.config;
-      const prompt = randomTokens(11, vocabSize, name.length * 7 + weightType.length);
-      const target = randomTokens(4, vocabSize, name.length * 13 + 1);
-      const scales = prompt.map((_, i) => (i % 3 === 1 ? 0.5 : 1));
-      const runs = [
-        { temperature: undefined, scales: undefined },
-        { temperature: sharpening(nLayer, nHead), scales: undefined },
-        { temperature: undefined, scales },
-      ];
-      const report: string[] = [];
-      for (const run of runs) {
-        gpu.setAttentionTemperature(run.temperature ?? 1);
-        const got = await gpu.gradient(prompt, target, { embeddingScales: run.scales });
-        const want = referenceGradient(reference, prompt, target, {
-          attentionTemperature: run.temperature && Float64Array.from(run.temperature),
-          embeddingScales: run.scales,
-        });
-        expect(Math.abs(got.loss - want.loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(want.loss)));
-        expect(relativeError(got.logprobs, want.logprobs)).toBeLessThan(1e-4);
-        const flat = new Float64Array(prompt.length * nEmbd);
-        want.grad.forEach((row, i) => flat.set(row, i * nEmbd));
-        const error = normError(got.grad, flat);
-        expect(error).toBeLessThan(1e-3);
-        let worstCosine = 1;
-        for (let i = 0; i < prompt.length; i++)
-          worstCosine = Math.min(worstCosine, cosine(got.grad.subarray(i * nEmbd, (i + 1) * nEmbd), want.grad[i]));
-        expect(worstCosine).toBeGreaterThan(0.9999);
-        report.push(`rel ${error.toExponential(2)} cos ${(1 - worstCosine).toExponential(1)}`);
-      }
-      console.log(`${name} ${weightType} gradient: ${report.join(' | ')} (T=1 | sharpened | Soft Removal)`);
-    } finally {
-      gpu.setAttentionTemperature(1);
-      gpu.dispose();
-    }
-  });
+  it('loss, target log-probabilities and ∂L/∂e per prompt position, at T = 1 and with sharpened heads, with and without Soft Removal', () =>
+    checkGradient(ctx, name, weightType));
 });
+
+describe.each(GPU_KERNEL_CASES)('%s %s with the GPU kernels: the gradient against the float64 reference', (name, weightType) => {
+  it('loss, target log-probabilities and ∂L/∂e per prompt position, at T = 1 and with sharpened heads, with and without Soft Removal', () =>
+    checkGradient(gpuKernels, name, weightType, ' (GPU kernels)'));
+});
+
+async function checkGradient(context: GpuContext, name: PresetName, weightType: FixtureWeightType, label = '') {
+  const { gpu, reference } = await loadBoth(context, { ...presets[name], weightType });
+  try {
+    const { nLayer, nHead, nEmbd, vocabSize } = gpu.config;
+    const prompt = randomTokens(11, vocabSize, name.length * 7 + weightType.length);
+    const target = randomTokens(4, vocabSize, name.length * 13 + 1);
+    const scales = prompt.map((_, i) => (i % 3 === 1 ? 0.5 : 1));
+    const runs = [
+      { temperature: undefined, scales: undefined },
+      { temperature: sharpening(nLayer, nHead), scales: undefined },
+      { temperature: undefined, scales },
+    ];
+    const report: string[] = [];
+    for (const run of runs) {
+      gpu.setAttentionTemperature(run.temperature ?? 1);
+      const got = await gpu.gradient(prompt, target, { embeddingScales: run.scales });
+      const want = referenceGradient(reference, prompt, target, {
+        attentionTemperature: run.temperature && Float64Array.from(run.temperature),
+        embeddingScales: run.scales,
+      });
+      expect(Math.abs(got.loss - want.loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(want.loss)));
+      expect(relativeError(got.logprobs, want.logprobs)).toBeLessThan(1e-4);
+      const flat = new Float64Array(prompt.length * nEmbd);
+      want.grad.forEach((row, i) => flat.set(row, i * nEmbd));
+      const error = normError(got.grad, flat);
+      expect(error).toBeLessThan(1e-3);
+      let worstCosine = 1;
+      for (let i = 0; i < prompt.length; i++)
+        worstCosine = Math.min(worstCosine, cosine(got.grad.subarray(i * nEmbd, (i + 1) * nEmbd), want.grad[i]));
+      expect(worstCosine).toBeGreaterThan(0.9999);
+      report.push(`rel ${error.toExponential(2)} cos ${(1 - worstCosine).toExponential(1)}`);
+    }
+    console.log(`${name} ${weightType}${label} gradient: ${report.join(' | ')} (T=1 | sharpened | Soft Removal)`);
+  } finally {
+    gpu.setAttentionTemperature(1);
+    gpu.dispose();
+  }
+}
 
 describe('one-hot gradient, embedding factors in generation, bad input', () => {
   it("GCG's token gradient G = ∂L/∂e · Eᵀ over the suffix positions equals the reference's (Gemma 2: E unscaled)", async () => {

@@ -49,7 +49,7 @@ export const linearBackwardPipeline = (weights: GpuMatrix['type'], accumulate: b
   'linear_backward',
   { weights, constants: { ACCUMULATE: accumulate, SPLIT: split, WG: WORKGROUP } },
 ];
-const reducePipeline = (accumulate: boolean): PipelineKey => ['linear_backward_reduce', { constants: { ACCUMULATE: accumulate, WG: WORKGROUP } }];
+export const linearBackwardReducePipeline = (accumulate: boolean): PipelineKey => ['linear_backward_reduce', { constants: { ACCUMULATE: accumulate, WG: WORKGROUP } }];
 
 /** Slices for a part of `rows` rows when `invocations` run unsplit: 1 on CPU emulations (their few cores are busy already). */
 function splitFor(ctx: GpuContext, invocations: number, rows: number): number {
@@ -77,7 +77,7 @@ export function recordLinearBackward(rec: Recorder, ctx: GpuContext, a: LinearBa
     }
     const partial = rec.scratch(usedSlices * M * K * 4);
     rec.dispatch(ctx.pipeline(...linearBackwardPipeline(weight.type, false, true)), uniform, [part.buffer, a.dy, partial], [...wg, usedSlices], work);
-    rec.dispatch(ctx.pipeline(...reducePipeline(accumulate)), REDUCE_PARAMS.encode({ n: M * K, slices: usedSlices }), [partial, a.dx], groups(ctx, M * K));
+    rec.dispatch(ctx.pipeline(...linearBackwardReducePipeline(accumulate)), REDUCE_PARAMS.encode({ n: M * K, slices: usedSlices }), [partial, a.dx], groups(ctx, M * K));
   });
 }
 
