@@ -109,7 +109,7 @@ async function benchShape(ctx: GpuContext, name: ShapeName, sizes: Sizes, profil
         ['one GCG step', step.toFixed(2), ''],
       ],
     ));
-    log(`candidates per second: ${(f.candidates / f.scoring).toFixed(1)}; GCG steps per minute: ${(60 / step).toFixed(2)}`);
+    log(`candidates per second: ${(f.candidates / f.scoring).toFixed(2)}; GCG steps per minute: ${(60 / step).toFixed(2)}`);
     log(`gradient activations and workspace: ${mib(memory)} for ${S} tokens, ${mib(memory128)} for 128 tokens`);
     if (profile) {
       const profiler = new KernelProfiler(ctx);
