@@ -62,7 +62,7 @@ function offlineShell(): Plugin {
     apply: 'build',
     writeBundle(options, bundle) {
       const files = Object.keys(bundle).filter((name) => !NOT_OFFLINE.test(name) && name !== 'index.html');
-      const scenarios = ['requests.json', 'requests.csv', 'templates.json', 'ica-demos.json'].map((f) => `scenarios/${f}`);
+      const scenarios = ['requests.json', 'requests.csv', 'templates.json', 'ica-demos.json', 'benign.csv'].map((f) => `scenarios/${f}`);
       const precache = ['index.html', 'favicon.svg', ...scenarios, ...files];
       const version = createHash('sha256').update(precache.join('\n')).digest('hex').slice(0, 12);
       const template = readFileSync(new URL('./src/offline/sw-template.js', import.meta.url), 'utf8');

@@ -28,6 +28,8 @@ import { UsageError, parseOptions, type CliCommand } from './command';
 import { attentionTemperature, gcgOptions, headList, layerRange, positiveNumber, wholeNumber } from './options';
 import { openNodeGpu } from './node-gpu';
 import { DEFENSE_NAMES, EVAL_HELP as HELP, EVAL_USAGE as USAGE } from './eval-help';
+import { loadBenign, parseSweepArgs, sweepEval, SWEEP_OPTIONS, type SweepArgs } from './eval-sweep';
+import { parseReportArgs, writeEvalReport, type ReportArgs } from './eval-report';
 
 const SCENARIOS = fileURLToPath(new URL('../../public/scenarios/', import.meta.url));
 
@@ -55,6 +57,10 @@ interface EvalArgs {
   /** Record one head's full attention map per step (bigger traces). */
   map: boolean;
   out: string;
+  /** `--sweep-temperature …`: a temperature sweep with benign prompts (eval-sweep.ts). */
+  sweep?: SweepArgs;
+  /** `--report FILE`: the PoC report of what the eval or sweep wrote (eval-report.ts). */
+  report?: ReportArgs;
 }
 
 function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
@@ -93,6 +99,10 @@ function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
     seed: { type: 'string' },
     map: { type: 'boolean' },
     out: { type: 'string' },
+    ...SWEEP_OPTIONS,
+    report: { type: 'string' },
+    'report-language': { type: 'string' },
+    'report-show-output': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return 'help';
@@ -113,7 +123,10 @@ function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
   const defenseKind = defenseKindOf(values.defense ?? 'none');
   if (!defenseKind) throw new UsageError(`--defense must be ${choiceList(DEFENSE_NAMES)}, got "${values.defense}".`);
   const parts = partsOfDefense(defenseKind);
-  const sharpens = parts.includes('sharpening');
+  const sweep = parseSweepArgs(values);
+  const report = parseReportArgs(values, language);
+  // A sweep sharpens at each of its temperatures, on --layers / --heads, on top of the other parts.
+  const sharpens = parts.includes('sharpening') || sweep !== undefined;
   const smooths = parts.includes('smoothllm');
   const highlights = parts.includes('highlighter');
   for (const option of ['attn-temperature', 'layers', 'heads'] as const) {
@@ -162,6 +175,8 @@ function parseEvalArgs(argv: readonly string[]): EvalArgs | 'help' {
     seed: values.seed !== undefined ? wholeNumber(values.seed, '--seed') : 0,
     map: values.map ?? false,
     out: values.out!,
+    ...(sweep ? { sweep } : {}),
+    ...(report ? { report } : {}),
   };
 }
 
@@ -286,6 +301,7 @@ async function runEval(args: EvalArgs): Promise<string> {
   const templates = templatesText !== undefined ? parseTemplatesFile(templatesText) : undefined;
   const customText = args.attack === 'custom' ? await readText(args.custom!, 'custom prompts') : undefined;
   const files = { demos, templates };
+  const benign = args.sweep && (await loadBenign(args.sweep, join(SCENARIOS, 'benign.csv'), args.language));
 
   const source = await pathSource(args.model);
   let ctx;
@@ -333,6 +349,27 @@ async function runEval(args: EvalArgs): Promise<string> {
       maxNewTokens: args.maxNewTokens,
       seed: args.seed,
     };
+    const scenarioOf = (request: (typeof requests)[number]) =>
+      buildScenario(
+        {
+          request: { id: request.id, ...(request.category ? { category: request.category } : {}), text: request.goal, language: args.language },
+          attack: args.attack,
+          steps: args.attack === 'gcg' ? args.gcg.steps : args.steps,
+          suffix: { target: request.target, iterations: args.iterations, length: args.suffixLength, candidates: args.candidates },
+          gcg: { target: args.gcg.target ?? request.target, topK: args.gcg.topK, batch: args.gcg.batch, suffix: args.gcg.suffix },
+          customPrompts: customText,
+          system: args.system,
+          defense,
+          maxNewTokens: args.maxNewTokens,
+          seed: args.seed,
+          mapHead: args.map ? 'top' : false,
+        },
+        files,
+      );
+    if (args.sweep && benign) {
+      const swept = await sweepEval({ lab, args: args.sweep, out: args.out, settings, requests, scenario: scenarioOf, defense, benign, system: args.system, seed: args.seed, traceFileName });
+      return args.report ? swept + (await writeEvalReport(args.report, args.out, args.model)) : swept;
+    }
     const manifest: RunManifest = { version: 1, settings, requests: requests.map((r, i) => ({ id: r.id, file: traceFileName(i, r.id) })) };
     const manifestPath = join(args.out, 'run.json');
     const previous = await readFile(manifestPath, 'utf8').then(
@@ -361,22 +398,7 @@ async function runEval(args: EvalArgs): Promise<string> {
           // A damaged trace (e.g. the disk filled up) is simply run again.
         }
       }
-      const scenario = buildScenario(
-        {
-          request: { id: request.id, ...(request.category ? { category: request.category } : {}), text: request.goal, language: args.language },
-          attack: args.attack,
-          steps: args.attack === 'gcg' ? args.gcg.steps : args.steps,
-          suffix: { target: request.target, iterations: args.iterations, length: args.suffixLength, candidates: args.candidates },
-          gcg: { target: args.gcg.target ?? request.target, topK: args.gcg.topK, batch: args.gcg.batch, suffix: args.gcg.suffix },
-          customPrompts: customText,
-          system: args.system,
-          defense,
-          maxNewTokens: args.maxNewTokens,
-          seed: args.seed,
-          mapHead: args.map ? 'top' : false,
-        },
-        files,
-      );
+      const scenario = scenarioOf(request);
       progress.update(index, request.id);
       const started = performance.now();
       let trace: Trace;
@@ -408,7 +430,7 @@ async function runEval(args: EvalArgs): Promise<string> {
     if (failed.length > 0) {
       throw new SlipLabError(`${report}, but ${failed.length} request${failed.length === 1 ? '' : 's'} failed (see ${failed.join(', ')}); fix the cause and run the same command again to retry them.`);
     }
-    return `${report}\n`;
+    return args.report ? `${report}\n${await writeEvalReport(args.report, args.out, args.model)}` : `${report}\n`;
   } finally {
     lab.model.dispose();
     ctx.destroy();

@@ -8,11 +8,16 @@ import appEn from './locales/app.en.json';
 import appJa from './locales/app.ja.json';
 import panelsEn from './locales/panels.en.json';
 import panelsJa from './locales/panels.ja.json';
+import costsEn from './locales/costs.en.json';
+import costsJa from './locales/costs.ja.json';
+import presenterEn from './locales/presenter.en.json';
+import presenterJa from './locales/presenter.ja.json';
 
-// Two resource files per language: the panels' and the app shell's. They live here, below both
-// src/ui and src/app, so neither folder imports the other for its words.
-const en = { ...panelsEn, ...appEn };
-const ja = { ...panelsJa, ...appJa };
+// Four resource files per language: the panels', the app shell's, what a defense costs (the
+// trade-off panel, the sweep, the report button), and the presenter's slides and speaker notes.
+// They live here, below both src/ui and src/app, so neither folder imports the other for its words.
+const en = { ...panelsEn, ...appEn, ...costsEn, ...presenterEn };
+const ja = { ...panelsJa, ...appJa, ...costsJa, ...presenterJa };
 
 export const languages = ['en', 'ja'] as const;
 export type UiLanguage = (typeof languages)[number];

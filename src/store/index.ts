@@ -4,12 +4,14 @@
 
 import { create } from 'zustand';
 import { GCG_APP_DEFAULTS } from '../attacks/gcg';
+import type { BenignPrompt } from '../attacks/benign';
 import type { EvalRequest } from '../attacks/requests';
 import { DEFAULT_AFFIRMATION, DEFAULT_ALPHA, DEFAULT_BETA } from '../defenses/highlighter';
 import type { AttackKind } from '../lab/kinds';
 import type { SelfTestResult } from '../selftest/selftest';
 import type { ErrorFacts } from '../util/format';
 import type { LabProgress } from '../lab/runner';
+import type { SweepProgress, SweepResult } from '../lab/sweep';
 import type { Trace } from '../lab/trace';
 import type { AdapterInfo, LoadProgressEvent, ModelSummary } from '../worker/protocol';
 
@@ -92,12 +94,43 @@ export interface ViewSlice {
   sinkAdjusted: boolean;
 }
 
+/** A temperature sweep (what the defense costs) and the report's options. */
+export interface SweepSlice {
+  sweep?: SweepResult;
+  /** The model the sweep ran on: a trace of another model gets neither its slide nor its numbers in a report. */
+  sweepModelId?: string;
+  sweepRunning: boolean;
+  sweepProgress?: SweepProgress;
+  sweepError?: UiError;
+  /** The grid as typed, e.g. "1, 0.9, 0.8, 0.7, 0.6, 0.5". */
+  sweepTemperatures: string;
+  /** Everyday prompts: the shipped set (in the scenario language) or the user's CSV. */
+  benignSource: 'shipped' | 'user';
+  /** How many of them the sweep uses (the first ones). */
+  benignCount: number;
+  userBenign: BenignPrompt[];
+  /** Put what the model answered to harmful requests into a downloaded report (off: redacted). */
+  reportShowOutput: boolean;
+  reportPending: boolean;
+  reportError?: UiError;
+}
+
 export interface PresenterSlice {
   presenting: boolean;
   slide: number;
 }
 
-export type AppState = ModelSlice & ScenarioSlice & TraceSlice & ViewSlice & PresenterSlice;
+export type AppState = ModelSlice & ScenarioSlice & TraceSlice & ViewSlice & SweepSlice & PresenterSlice;
+
+export const initialSweep: SweepSlice = {
+  sweepRunning: false,
+  sweepTemperatures: '1, 0.9, 0.8, 0.7, 0.6, 0.5',
+  benignSource: 'shipped',
+  benignCount: 10,
+  userBenign: [],
+  reportShowOutput: false,
+  reportPending: false,
+};
 
 export const initialScenario: ScenarioSlice = {
   language: 'en',
@@ -139,6 +172,7 @@ export const useApp = create<AppState>()(() => ({
   running: false,
   rerunning: false,
   ...initialView,
+  ...initialSweep,
   presenting: false,
   slide: 0,
 }));

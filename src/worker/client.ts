@@ -2,17 +2,20 @@
 // cancellation, over the typed protocol.
 
 import type { LabProgress } from '../lab/runner';
+import type { SweepProgress, SweepResult } from '../lab/sweep';
 import type { Trace, TraceRun, TraceStep } from '../lab/trace';
 import type { SelfTestResult } from '../selftest/selftest';
 import type {
   AdapterInfo,
   DefenseSpec,
   LoadProgressEvent,
+  ModelHash,
   ModelSource,
   ModelSummary,
   Request,
   Response,
   Scenario,
+  SweepRequestOptions,
   TokenizerSource,
   WireError,
 } from './protocol';
@@ -94,8 +97,13 @@ export class EngineClient {
         pending.resolve(response.map);
         return;
       case 'self-test-done':
+      case 'sweep-done':
         this.pending.delete(response.id);
         pending.resolve(response.result);
+        return;
+      case 'model-hash-done':
+        this.pending.delete(response.id);
+        pending.resolve(response.hash);
         return;
       default:
         pending.onEvent?.(response);
@@ -144,6 +152,16 @@ export class EngineClient {
 
   selfTest(): Call<SelfTestResult> {
     return this.call({ type: 'self-test' });
+  }
+
+  /** A temperature sweep on the loaded model; progress (with time left) as it goes; cancellable. */
+  sweep(options: SweepRequestOptions, onProgress?: (progress: SweepProgress) => void): Call<SweepResult> {
+    return this.call<SweepResult>({ type: 'sweep', options }, (r) => r.type === 'sweep-progress' && onProgress?.(r.progress));
+  }
+
+  /** SHA-256 of the loaded model's file. */
+  modelHash(): Call<ModelHash> {
+    return this.call({ type: 'model-hash' });
   }
 
   terminate(): void {

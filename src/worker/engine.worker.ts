@@ -5,10 +5,10 @@
 /// <reference lib="webworker" />
 
 import { tooBigSentence } from '../../models/catalogue';
-import { openModelSource } from '../download';
+import { deleteCached, openModelSource } from '../download';
 import { configFromGguf } from '../engine/config';
 import { estimateGpuMemory } from '../engine/memory';
-import { DeviceLimitError } from '../errors';
+import { DeviceLimitError, NotGgufError } from '../errors';
 import { openGguf } from '../gguf/reader';
 import { runSelfTest } from '../selftest/selftest';
 import { loadModel } from '../engine/model';
@@ -17,14 +17,20 @@ import { browserPlatform } from '../engine/platform-browser';
 import type { LoadedModel } from '../engine/api';
 import { blobSource, type ByteSource } from '../gguf/source';
 import { computeMap, rerunDefense, runScenario } from '../lab/runner';
+import { runSweep } from '../lab/sweep';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import type { Lab } from '../lab/scenario';
 import { loadHubTokenizer, tokenizerFromJson, checkTokenizerFitsModel, type ChatTokenizer } from '../tokenizer/tokenizer';
-import type { ModelSource, Request, Response, TokenizerSource, WireError } from './protocol';
+import type { ModelHash, ModelSource, Request, Response, TokenizerSource, WireError } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 let context: Promise<GpuContext> | undefined;
 let lab: Lab | undefined;
+/** The loaded model's bytes, and their hash once asked for (the report names the exact file). */
+let modelSource: ByteSource | undefined;
+let modelHash: Promise<ModelHash> | undefined;
 const controllers = new Map<number, AbortController>();
 let queue: Promise<unknown> = Promise.resolve();
 
@@ -67,10 +73,26 @@ async function checkMemory(source: ByteSource, label: string, budget: number | u
   throw new DeviceLimitError(tooBigSentence(label, estimate.total, budget));
 }
 
+/**
+ * A download that is not a GGUF file at all (an HTML error page, a wrong link) is removed from the
+ * browser's storage at once, so it is neither kept nor counted as a saved model; the sentence
+ * saying what it is still reaches the user.
+ */
+async function dropIfNotGguf(source: ByteSource, lookup: { url: string }): Promise<void> {
+  try {
+    await openGguf(source);
+  } catch (e) {
+    if (e instanceof NotGgufError) await deleteCached(lookup).catch(() => false);
+    throw e;
+  }
+}
+
 async function load(id: number, model: ModelSource, tokenizerSource: TokenizerSource, signal: AbortSignal, memoryBudget?: number) {
   const ctx = await gpu();
   lab?.model.dispose();
   lab = undefined;
+  modelSource = undefined;
+  modelHash = undefined;
   let source: ByteSource;
   let cached = false;
   let note: string | undefined;
@@ -91,6 +113,7 @@ async function load(id: number, model: ModelSource, tokenizerSource: TokenizerSo
     cached = opened.cached && !opened.downloaded;
     note = opened.note;
   }
+  if (model.kind === 'url') await dropIfNotGguf(source, { url: model.url });
   await checkMemory(source, model.kind === 'url' ? (model.name ?? model.id) : model.file.name, memoryBudget);
   post({ type: 'load-progress', id, progress: { phase: 'tokenizer', bytesDone: 0, bytesTotal: 1 } });
   const tokenizer = await tokenizerFor(tokenizerSource);
@@ -107,6 +130,7 @@ async function load(id: number, model: ModelSource, tokenizerSource: TokenizerSo
     throw e;
   }
   const tokenizerName = tokenizerSource.kind === 'hub' ? tokenizerSource.repo : tokenizerSource.name;
+  modelSource = source;
   lab = {
     model: loaded,
     tokenizer,
@@ -134,6 +158,18 @@ async function load(id: number, model: ModelSource, tokenizerSource: TokenizerSo
       tokenizer: tokenizerName,
     },
   });
+}
+
+/** SHA-256 of the model file, read in 16 MiB slices so a large model never sits in memory twice. */
+async function hashSource(source: ByteSource, signal: AbortSignal): Promise<ModelHash> {
+  const bytes = await source.size();
+  const hash = sha256.create();
+  const slice = 16 * 2 ** 20;
+  for (let offset = 0; offset < bytes; offset += slice) {
+    if (signal.aborted) throw new DOMException('Cancelled.', 'AbortError');
+    hash.update(await source.read(offset, Math.min(slice, bytes - offset)));
+  }
+  return { sha256: bytesToHex(hash.digest()), bytes };
 }
 
 function requireLab(): Lab {
@@ -175,6 +211,26 @@ async function handle(request: Exclude<Request, { type: 'cancel' }>, signal: Abo
     case 'self-test': {
       const result = await runSelfTest(await gpu(), lab ? { model: lab.model, name: lab.modelInfo.id } : undefined);
       post({ type: 'self-test-done', id: request.id, result });
+      return;
+    }
+    case 'sweep': {
+      const result = await runSweep(requireLab(), {
+        ...request.options,
+        signal,
+        onProgress: (progress) => post({ type: 'sweep-progress', id: request.id, progress }),
+      });
+      post({ type: 'sweep-done', id: request.id, result });
+      return;
+    }
+    case 'model-hash': {
+      const source = modelSource;
+      if (!source) throw new Error('No model is loaded; load a model first.');
+      const pending = (modelHash ??= hashSource(source, signal));
+      // A cancelled or failed read is not remembered: the next report tries again.
+      pending.catch(() => {
+        if (modelHash === pending) modelHash = undefined;
+      });
+      post({ type: 'model-hash-done', id: request.id, hash: await pending });
       return;
     }
     case 'map': {

@@ -3,6 +3,7 @@
 
 import type { LabProgress } from '../lab/runner';
 import type { AttackSpec, DefenseSpec, Scenario } from '../lab/scenario';
+import type { SweepOptions, SweepProgress, SweepResult } from '../lab/sweep';
 import type { Trace, TraceRun, TraceStep } from '../lab/trace';
 import type { SelfTestResult } from '../selftest/selftest';
 
@@ -34,6 +35,15 @@ export interface ModelSummary {
   readonly tokenizer: string;
 }
 
+/** A temperature sweep as it crosses to the worker: the options without callbacks, store or signal. */
+export type SweepRequestOptions = Omit<SweepOptions, 'store' | 'onProgress' | 'signal'>;
+
+/** The loaded model file's SHA-256 (hex) and size, for the report. */
+export interface ModelHash {
+  readonly sha256: string;
+  readonly bytes: number;
+}
+
 export interface AdapterInfo {
   readonly description: string;
   readonly features: readonly string[];
@@ -59,6 +69,10 @@ export type Request =
     }
   /** "Check this computer": tiny random models against the float64 reference, and the loaded model's decode time. */
   | { readonly type: 'self-test'; readonly id: number }
+  /** The attack and the benign prompts at each temperature of a grid (what a defense costs). */
+  | { readonly type: 'sweep'; readonly id: number; readonly options: SweepRequestOptions }
+  /** SHA-256 of the loaded model's file (read once, then remembered until another model loads). */
+  | { readonly type: 'model-hash'; readonly id: number }
   | { readonly type: 'cancel'; readonly id: number; readonly target: number };
 
 export type LoadPhase = 'download' | 'upload' | 'tokenizer' | 'compile';
@@ -87,6 +101,9 @@ export type Response =
   | { readonly type: 'done'; readonly id: number; readonly trace: Trace }
   | { readonly type: 'map-done'; readonly id: number; readonly map: NonNullable<TraceRun['map']> }
   | { readonly type: 'self-test-done'; readonly id: number; readonly result: SelfTestResult }
+  | { readonly type: 'sweep-progress'; readonly id: number; readonly progress: SweepProgress }
+  | { readonly type: 'sweep-done'; readonly id: number; readonly result: SweepResult }
+  | { readonly type: 'model-hash-done'; readonly id: number; readonly hash: ModelHash }
   | { readonly type: 'error'; readonly id: number; readonly error: WireError }
   /** The GPU device was lost (driver reset, too much memory): the model must be loaded again. */
   | { readonly type: 'device-lost'; readonly message: string };

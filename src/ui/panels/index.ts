@@ -5,6 +5,7 @@ export { TokenStrip, type TokenStripProps } from './TokenStrip';
 export { HeadGrid, type HeadGridProps } from './HeadGrid';
 export { AttentionMatrix, type AttentionMatrixProps } from './AttentionMatrix';
 export { ResponsePanel, type ResponsePanelProps } from './ResponsePanel';
-export { Panel, type PanelProps, type PanelExports } from './Panel';
+export { TradeOff, type TradeOffProps } from './TradeOff';
+export { Panel, PanelChrome, type PanelProps, type PanelExports } from './Panel';
 export { VerdictBadge, VerdictMarker } from './markers';
 export type { HeadSelection, LayerSelection, QuerySelection, PanelName } from './data';
