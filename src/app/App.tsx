@@ -3,69 +3,69 @@
 
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { findModel } from '../../models/catalogue';
-import { GCG_APP_DEFAULTS } from '../attacks/gcg';
-import { requestText, targetText } from '../attacks/scenarios';
 import { getState, setState, useApp } from '../store';
 import { setLanguage, type UiLanguage } from '../i18n';
-import { defenseKindWith, defenseParts, partsOfDefense } from '../lab/kinds';
 import { exportTrace, importTraceFile, loadModelChoice, loadScenarioFiles, probeWebGPU, runScenario } from './actions';
 import { checkThisComputer } from './selftest-actions';
+import { Costs } from './Costs';
+import { applyLinkModelSettings, applyLinkScenario } from './demo-link';
+import { downloadReport } from './report-actions';
 import { ErrorMessage } from './ErrorMessage';
 import { FileButton } from './FileButton';
-import { withLocalLabels } from './labels';
+import { withLocalLabels, type TemplateNames } from './labels';
 import { ModelPanel } from './ModelPanel';
 import { Presenter, startPresenting } from './Presenter';
-import { ScenarioPanel } from './ScenarioPanel';
+import { RunStatus } from './RunStatus';
+import { SCENARIO_PANEL_ID, ScenarioPanel } from './ScenarioPanel';
+import { ShareMenu } from './ShareMenu';
 import { Stage } from './Stage';
-import { parseUrlParams, shareLink } from './url';
+import { parseUrlParams } from './url';
 
 /** Opens the URL's model and, with run=1, its scenario: one link, one ready demo. */
 async function followUrl(): Promise<string[]> {
   const params = parseUrlParams(location.search);
   if (params.lang) setLanguage(params.lang);
-  const language = params.lang ?? (document.documentElement.lang === 'ja' ? 'ja' : 'en');
-  setState({ language });
   const files = await loadScenarioFiles().catch(() => undefined);
-  // A starter request in the scenario language, so the panel is never empty.
-  const starter = files?.requests.harmful[0];
-  if (params.request) {
-    const known = files && [...files.requests.harmful, ...files.requests.benign].find((r) => r.goal === params.request || r.goal_ja === params.request);
-    setState({ requestText: params.request, requestId: known?.id ?? 'custom', ...(known ? { target: targetText(known, language) } : {}) });
-  } else if (starter) {
-    setState({ requestId: starter.id, requestText: requestText(starter, language), target: targetText(starter, language) });
-  }
-  // GCG's own default step count (50) unless the link sets one.
-  if (params.attack) setState({ attack: params.attack, ...(params.attack === 'gcg' ? { steps: GCG_APP_DEFAULTS.steps } : {}) });
-  if (params.steps) setState({ steps: params.steps });
-  if (params.tokens) setState({ maxNewTokens: params.tokens });
-  if (params.defense) {
-    const parts = partsOfDefense(params.defense);
-    const { sharpen, smooth, highlight } = getState();
-    setState({
-      sharpen: { ...sharpen, enabled: parts.includes('sharpening') },
-      smooth: { ...smooth, enabled: parts.includes('smoothllm') },
-      highlight: { ...highlight, enabled: parts.includes('highlighter') },
-      sideBySide: params.sideBySide,
-    });
-  }
-  const { highlight } = getState();
-  setState({ highlight: { ...highlight, alpha: params.thAlpha ?? highlight.alpha, beta: params.thBeta ?? highlight.beta } });
+  applyLinkScenario(params, files?.requests, params.lang ?? (document.documentElement.lang === 'ja' ? 'ja' : 'en'));
   if (!params.model) {
     if (params.selftest && (await probeWebGPU())) await checkThisComputer();
     return [...params.problems];
   }
   if (!(await probeWebGPU())) return [...params.problems];
   const loaded = await loadModelChoice({ model: params.model, tokenizer: params.tokenizer, hub: params.hub });
+  const summary = getState().summary;
+  const problems = [...params.problems, ...(loaded && summary ? applyLinkModelSettings(params, summary) : [])];
   if (params.selftest) await checkThisComputer();
   if (loaded && params.run) {
     await runScenario();
     if (params.present && getState().trace) startPresenting();
   }
-  return [...params.problems];
+  return problems;
 }
 
 let started = false;
+
+/**
+ * "Skip to the scenario": first in Tab order, shown only when focused, it moves focus past the
+ * header and the model panel (about twenty Tab presses) to the scenario panel.
+ */
+function SkipLink() {
+  const { t } = useTranslation();
+  return (
+    <a
+      className="skip-link"
+      href={`#${SCENARIO_PANEL_ID}`}
+      data-testid="skip-link"
+      onClick={(event) => {
+        // Focus without touching the address: a copied demo link keeps no #fragment.
+        event.preventDefault();
+        document.getElementById(SCENARIO_PANEL_ID)?.focus();
+      }}
+    >
+      {t('shell.skipToScenario')}
+    </a>
+  );
+}
 
 function NoWebGPU({ reason }: { reason?: string }) {
   const { t } = useTranslation();
@@ -100,8 +100,12 @@ export function App() {
   const traceError = useApp((s) => s.traceError);
   const traceReading = useApp((s) => s.traceReading);
   const summary = useApp((s) => s.summary);
+  const sweep = useApp((s) => s.sweep);
+  const sweepModelId = useApp((s) => s.sweepModelId);
+  const reportShowOutput = useApp((s) => s.reportShowOutput);
+  const reportPending = useApp((s) => s.reportPending);
+  const reportError = useApp((s) => s.reportError);
   const [problems, setProblems] = useState<string[]>([]);
-  const [copied, setCopied] = useState(false);
   const params = useRef(parseUrlParams(location.search));
 
   useEffect(() => {
@@ -135,34 +139,16 @@ export function App() {
   }, []);
 
   const language = (i18n.resolvedLanguage ?? 'en') as UiLanguage;
-  // What the panels show: the trace with the runner's English step labels in the UI language.
-  const shown = useMemo(() => trace && withLocalLabels(trace, t), [trace, t]);
-  const share = () => {
-    const s = getState();
-    const p = params.current;
-    const model = s.summary ? (findModel(s.summary.id) ? s.summary.id : p.model) : p.model;
-    const link = shareLink(location.href, {
-      model,
-      tokenizer: model && findModel(model) ? undefined : (s.summary?.tokenizer ?? p.tokenizer),
-      hub: p.hub,
-      request: s.requestText,
-      attack: s.attack,
-      steps: s.steps,
-      // Every checked defense (side by side or combined, as side-by-side says).
-      defense: defenseKindWith(defenseParts.filter((part) => ({ sharpening: s.sharpen.enabled, highlighter: s.highlight.enabled, smoothllm: s.smooth.enabled })[part])),
-      ...(s.highlight.enabled ? { thAlpha: s.highlight.alpha, thBeta: s.highlight.beta } : {}),
-      sideBySide: s.sideBySide,
-      run: true,
-    });
-    void navigator.clipboard?.writeText(link).then(
-      () => setCopied(true),
-      () => window.prompt(t('shell.shareCopy'), link),
-    );
-    setTimeout(() => setCopied(false), 2000);
-  };
-
+  // The ladder's template names in both languages, so a step label follows the UI language.
+  const [templates, setTemplates] = useState<readonly TemplateNames[]>();
+  useEffect(() => {
+    loadScenarioFiles().then((files) => setTemplates(files.templates.templates), () => undefined);
+  }, []);
+  // What the panels show: step labels in the UI language, defenses named from their settings.
+  const shown = useMemo(() => trace && withLocalLabels(trace, t, { language, templates }), [trace, t, language, templates]);
   return (
     <div className="app">
+      <SkipLink />
       <header className="app-header">
         <h1>
           {t('app.title')}
@@ -175,9 +161,20 @@ export function App() {
           <button type="button" onClick={exportTrace} disabled={!trace} data-testid="export-trace">
             {t('shell.exportTrace')}
           </button>
-          <button type="button" onClick={share} disabled={!summary}>
-            {copied ? t('shell.copied') : t('shell.share')}
+          <button
+            type="button"
+            onClick={() => void downloadReport(language, t)}
+            disabled={(!trace && !sweep) || reportPending}
+            title={t('report.includeOutputHint')}
+            data-testid="download-report"
+          >
+            {reportPending ? t('report.preparing') : t('report.download')}
           </button>
+          <label className="check header-check" title={t('report.includeOutputHint')}>
+            <input type="checkbox" checked={reportShowOutput} onChange={(e) => setState({ reportShowOutput: e.target.checked })} data-testid="report-show-output" />
+            {t('report.includeOutput')}
+          </label>
+          <ShareMenu language={language} />
           <button type="button" className="primary" onClick={startPresenting} disabled={!trace} data-testid="present">
             {t('shell.present')}
           </button>
@@ -187,6 +184,8 @@ export function App() {
           </select>
         </nav>
       </header>
+      {/* Sticks to the top of the window while a run or re-run goes on, however far the page is scrolled. */}
+      <RunStatus />
       <div className="app-body">
         <aside className="sidebar">
           <ModelPanel hub={params.current.hub} />
@@ -205,6 +204,7 @@ export function App() {
             </p>
           )}
           {traceError && <ErrorMessage error={traceError} testId="trace-error" />}
+          {reportError && <ErrorMessage error={reportError} testId="report-error" />}
           {shown ? (
             <Stage trace={shown} />
           ) : (
@@ -218,9 +218,10 @@ export function App() {
               <p className="muted">{t('shell.emptyReplay')}</p>
             </div>
           )}
+          {(summary || sweep) && <Costs />}
         </main>
       </div>
-      {presenting && shown && <Presenter trace={shown} />}
+      {presenting && shown && <Presenter trace={shown} sweep={sweep && shown.settings.model.id === sweepModelId ? sweep : undefined} />}
     </div>
   );
 }

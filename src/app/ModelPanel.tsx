@@ -3,7 +3,7 @@
 
 import { useCallback, useEffect, useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { CATALOGUE, modelUrl } from '../../models/catalogue';
+import { CATALOGUE, findModel, modelUrl } from '../../models/catalogue';
 import { formatBytes } from '../util/format';
 import { clearCache, listCached, storageEstimate, type CacheEntry, type StorageEstimate } from '../download';
 import { useApp } from '../store';
@@ -26,12 +26,18 @@ export function ModelPanel({ hub }: { hub?: string }) {
   const label = useApp((s) => s.loadingLabel);
   const webgpu = useApp((s) => s.webgpu);
   const persisted = useApp((s) => s.storagePersisted);
+  // A replayed trace names its model here, and the catalogue offers it for loading.
+  const replayModel = useApp((s) => (s.traceSource === 'imported' ? s.trace?.settings.model : undefined));
   const [choice, setChoice] = useState(CATALOGUE[0].id);
   const [url, setUrl] = useState('');
   const [tokenizer, setTokenizer] = useState('');
   const [cached, setCached] = useState<CacheEntry[]>([]);
   const [storage, setStorage] = useState<StorageEstimate>();
   const ids = { select: useId(), url: useId(), tokenizer: useId() };
+  const replayEntry = replayModel && findModel(replayModel.id);
+  useEffect(() => {
+    if (replayEntry) setChoice(replayEntry.id);
+  }, [replayEntry]);
 
   const refreshCache = useCallback(async () => {
     try {
@@ -132,6 +138,20 @@ export function ModelPanel({ hub }: { hub?: string }) {
           })}
           <br />
           <span className="muted">{summary.cached ? t('model.fromCache') : summary.note ?? ''}</span>
+        </p>
+      )}
+      {replayModel && (
+        <p className="model-replay" data-testid="trace-model">
+          {t('model.traceModel', { model: replayEntry ? `${replayEntry.name} ${replayEntry.quant}` : replayModel.id })}{' '}
+          <span className="muted">
+            {t('model.traceShape', { arch: replayModel.architecture ?? '?', layers: replayModel.nLayer, heads: replayModel.nHead })}
+          </span>
+          <br />
+          {status === 'ready' && summary
+            ? summary.id === replayModel.id
+              ? t('model.traceModelLoaded')
+              : t('model.traceModelOther', { loaded: summary.id })
+            : t(replayEntry ? 'model.traceModelLoadCatalogue' : 'model.traceModelLoad')}
         </p>
       )}
       <SelfTestPanel />

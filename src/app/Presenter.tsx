@@ -1,19 +1,24 @@
-// Presenter mode for meetings: full screen, large type, high contrast, and a short guided story
-// (refusal → attention slips → compliance → sharpening restores it) driven by the arrow keys
-// and space. Escape leaves.
+// Presenter mode for meetings: full screen, dark, large type, and a short story told one key press
+// at a time (→, space, PageDown: next; ←, PageUp: back; Home, End; Esc leaves): the plain request,
+// the attack revealed step by step, the defended run, what it costs, and the answers side by side.
+// Every slide fits the screen and carries nothing to operate; N shows the speaker notes (hidden by
+// default), W opens them in a window of their own, R shows or hides compliant output.
 
-import { useCallback, useEffect, useMemo, useRef } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import type { SweepResult } from '../lab/sweep';
 import type { Trace } from '../lab/trace';
 import { useShallow } from 'zustand/react/shallow';
+import { toUiLanguage } from '../i18n';
 import { getState, setState, useApp } from '../store';
-import { ResponsePanel, SlippingTimeline, TokenStrip } from '../ui/panels';
-import { modelMean } from '../analysis/mass';
+import { PanelChrome, TradeOff } from '../ui/panels';
 import { SelfTestMark } from './SelfTestPanel';
-import { currentRun, tokenDecoder } from './Stage';
-import { storyFacts, storySlides } from './story';
-
-const pct = (value: number) => `${(value * 100).toFixed(1)}%`;
+import { Answers, type AnswerColumn } from './slides/Answers';
+import { SlideTimeline } from './slides/SlideTimeline';
+import { NotesStrip, NotesWindow } from './slides/SpeakerNotes';
+import { costsSlide, storyFacts, storySlides } from './story';
+import { defenseName, slideWords, speakerNotes, stepLabel, stepOfText } from './story-text';
+import './presenter.css';
 
 /** Enters presenter mode, asking for full screen (refused quietly where the browser says no). */
 export function startPresenting(): void {
@@ -27,37 +32,33 @@ export function stopPresenting(): void {
   if (document.fullscreenElement) document.exitFullscreen().catch(() => undefined);
 }
 
-export function Presenter({ trace }: { trace: Trace }) {
-  const { t } = useTranslation();
-  const { slide, step, redacted, layer, head } = useApp(useShallow((s) => ({ slide: s.slide, step: s.step, redacted: s.redacted, layer: s.layer, head: s.head })));
-  const slides = useMemo(() => storySlides(trace), [trace]);
+export function Presenter({ trace, sweep }: { trace: Trace; sweep?: SweepResult }) {
+  const { t, i18n } = useTranslation();
+  const { slide, redacted, sliderT } = useApp(
+    useShallow((s) => ({ slide: s.slide, redacted: s.redacted, sliderT: s.sharpen.enabled ? s.sharpen.temperature : undefined })),
+  );
+  const [notesOpen, setNotesOpen] = useState(false);
+  const [notesWindow, setNotesWindow] = useState(false);
+  const slides = useMemo(() => storySlides(trace, { costs: sweep !== undefined && sweep.points.length > 0 }), [trace, sweep]);
+  const costs = useMemo(() => (sweep ? costsSlide(sweep, t) : undefined), [sweep, t]);
   const facts = useMemo(() => storyFacts(trace), [trace]);
-  const current = slides[Math.min(slide, slides.length - 1)];
+  const index = Math.min(slide, slides.length - 1);
+  const current = slides[index];
   const root = useRef<HTMLDivElement>(null);
   const wasFullscreen = useRef(false);
-  const last = trace.steps.length - 1;
 
+  // One slide per key press, so the counter moves on every press. The working view follows, and
+  // shows the step last on screen once the presentation ends.
   const go = useCallback(
-    (index: number) => {
-      const target = Math.max(0, Math.min(slides.length - 1, index));
+    (to: number) => {
+      const target = Math.max(0, Math.min(slides.length - 1, to));
       const next = slides[target];
       setState({ slide: target, step: next.step, showDefended: next.defended, playing: false, query: 'last' });
     },
     [slides],
   );
-
-  const forward = useCallback(() => {
-    const { step: s } = getState();
-    // The slipping slide walks the attack one step per key press before moving on.
-    if (current.kind === 'slipping' && s < last) setState({ step: s + 1, playing: false });
-    else go(slide + 1);
-  }, [current.kind, go, last, slide]);
-
-  const backward = useCallback(() => {
-    const { step: s } = getState();
-    if (current.kind === 'slipping' && s > 0) setState({ step: s - 1, playing: false });
-    else go(slide - 1);
-  }, [current.kind, go, slide]);
+  const forward = useCallback(() => go(getState().slide + 1), [go]);
+  const backward = useCallback(() => go(getState().slide - 1), [go]);
 
   // Focus moves into the presentation, and back to where it was (the Present button) after it.
   useEffect(() => {
@@ -107,6 +108,14 @@ export function Presenter({ trace }: { trace: Trace }) {
         case 'R':
           setState({ redacted: !getState().redacted });
           break;
+        case 'n':
+        case 'N':
+          setNotesOpen((open) => !open);
+          break;
+        case 'w':
+        case 'W':
+          setNotesWindow((open) => !open);
+          break;
       }
     };
     window.addEventListener('keydown', onKey);
@@ -122,49 +131,21 @@ export function Presenter({ trace }: { trace: Trace }) {
     };
   }, [forward, backward, go, slides.length]);
 
-  const run = currentRun(trace, step, current.defended);
-  const decode = tokenDecoder(run);
-  const verdictWord = (v: 'refused' | 'complied') => t(`presenter.verdictWord.${v}`);
+  const words =
+    current.kind === 'costs' ? { headline: costs?.title ?? t('costs.slideTitle'), takeaway: costs?.caption ?? '' } : slideWords(current, trace, facts, t);
+  const notes = {
+    notes: speakerNotes(current, trace, facts, t, toUiLanguage(i18n.resolvedLanguage ?? i18n.language), costs),
+    heading: t('slides.notesWindowTitle', { slide: index + 1, total: slides.length }),
+  };
+  const defense = defenseName(trace, t);
+  const stepTag = (i: number) => `${stepOfText(trace, i, t)} · ${stepLabel(trace, i, t)}`;
 
-  let title: string;
-  let caption: string;
-  switch (current.kind) {
-    case 'intro':
-      title = t('presenter.introTitle');
-      caption = t('presenter.introCaption', { model: trace.settings.model.id, attack: t(`attack.${trace.settings.attack.kind}`), steps: facts.steps });
-      break;
-    case 'baseline':
-      title = t(facts.baselineVerdict === 'refused' ? 'presenter.baselineRefused' : 'presenter.baselineComplied');
-      caption = t('presenter.baselineCaption', { mass: pct(facts.baselineMass) });
-      break;
-    case 'slipping': {
-      const record = trace.steps[step];
-      title = t('presenter.slippingTitle');
-      caption = t('presenter.slippingCaption', {
-        step: record.step,
-        label: record.label,
-        mass: pct(modelMean(record.requestMass.lastPrompt)),
-        verdict: verdictWord(record.verdict),
-      });
-      break;
-    }
-    case 'complied':
-      title =
-        facts.firstComplied === undefined
-          ? t('presenter.neverComplied')
-          : facts.firstComplied === 0
-            ? t('presenter.compliedAlready')
-            : t('presenter.compliedTitle', { step: trace.steps[facts.attackedStep].step });
-      caption = t('presenter.compliedCaption', { from: pct(facts.baselineMass), to: pct(facts.attackedMass) });
-      break;
-    case 'defended':
-      title = t(facts.defendedVerdict === 'refused' ? 'presenter.defendedRefused' : 'presenter.defendedComplied', { defense: facts.defenseLabel ?? '' });
-      caption = t('presenter.defendedCaption', { attacked: pct(facts.attackedMass), defended: pct(facts.defendedMass ?? 0) });
-      break;
-    case 'summary':
-      title = t('presenter.summaryTitle');
-      caption = '';
-      break;
+  const answers: AnswerColumn[] = [];
+  if (current.kind === 'payoff') {
+    const attacked = trace.steps[facts.attackedStep];
+    answers.push({ key: 'plain', title: t('slides.plainColumn'), subtitle: stepTag(0), run: trace.steps[0] });
+    if (facts.attackedStep > 0) answers.push({ key: 'attacked', title: t('slides.attackedColumn'), subtitle: stepTag(facts.attackedStep), run: attacked });
+    if (attacked.defended) answers.push({ key: 'defended', title: t('slides.defendedColumn', { defense }), subtitle: stepTag(facts.attackedStep), run: attacked.defended });
   }
 
   return (
@@ -174,74 +155,57 @@ export function Presenter({ trace }: { trace: Trace }) {
       data-presenter="true"
       data-theme="dark"
       data-testid="presenter"
+      data-slide-kind={current.kind}
       role="dialog"
       aria-modal="true"
       aria-label={t('presenter.label')}
       tabIndex={-1}
     >
       <header className="presenter-head">
-        <h1 data-testid="presenter-title">{title}</h1>
-        {caption && (
-          <p className="presenter-caption" data-testid="presenter-caption">
-            {caption}
-          </p>
-        )}
+        <h1 data-testid="presenter-title">{words.headline}</h1>
       </header>
       <main className="presenter-body">
         {current.kind === 'intro' && (
           <>
+            <p className="presenter-context" data-testid="presenter-context">
+              {t('slides.introCaption', { model: trace.settings.model.id, attack: t(`attack.${trace.settings.attack.kind}`), count: facts.lastStep })}
+            </p>
             <blockquote className="presenter-request" lang={trace.request.language}>
               {trace.request.text}
             </blockquote>
-            <p className="presenter-explain">{t('presenter.introBody')}</p>
           </>
         )}
-        {/* Two things per slide at most, so each fits a projector's screen. */}
-        {(current.kind === 'slipping' || current.kind === 'defended') && (
-          <SlippingTimeline trace={trace} step={step} onStepChange={(i) => setState({ step: i })} layer={layer} head={head} />
+        {current.kind === 'step' && <SlideTimeline trace={trace} reveal={current.step} defended={false} defenseName={defense} tag={stepTag(current.step)} />}
+        {current.kind === 'defended' && (
+          <SlideTimeline trace={trace} reveal={trace.steps.length - 1} focus={facts.attackedStep} defended defenseName={defense} tag={stepTag(facts.attackedStep)} />
         )}
-        {(current.kind === 'baseline' || current.kind === 'complied' || current.kind === 'slipping') && (
-          <TokenStrip run={run} trace={trace} layer="mean" head="mean" query="last" onQueryChange={() => undefined} decodeToken={decode} redacted={redacted} />
+        {current.kind === 'costs' && sweep && (
+          // The trade-off chart as the working view draws it, without its export menu and ⓘ button.
+          <PanelChrome.Provider value={false}>
+            <div className="slide-fit">
+              <TradeOff sweep={sweep} currentTemperature={sliderT} />
+            </div>
+            {costs?.caveat && (
+              <p className="presenter-explain" data-testid="presenter-caveat">
+                {costs.caveat}
+              </p>
+            )}
+          </PanelChrome.Provider>
         )}
-        {(current.kind === 'baseline' || current.kind === 'complied' || current.kind === 'defended') && (
-          <ResponsePanel trace={trace} run={run} redacted={redacted} onRedactedChange={(r) => setState({ redacted: r })} decodeToken={decode} />
-        )}
-        {current.kind === 'summary' && (
-          <table className="presenter-summary" data-testid="presenter-summary">
-            <thead>
-              <tr>
-                <th />
-                <th>{t('presenter.attention')}</th>
-                <th>{t('presenter.outcome')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              <tr>
-                <th>{t('presenter.rowBaseline')}</th>
-                <td>{pct(facts.baselineMass)}</td>
-                <td>{verdictWord(facts.baselineVerdict)}</td>
-              </tr>
-              <tr>
-                <th>{t('presenter.rowAttacked', { step: trace.steps[facts.attackedStep].step })}</th>
-                <td>{pct(facts.attackedMass)}</td>
-                <td>{verdictWord(facts.attackedVerdict)}</td>
-              </tr>
-              {facts.defendedVerdict && (
-                <tr>
-                  <th>{t('presenter.rowDefended', { defense: facts.defenseLabel ?? '' })}</th>
-                  <td>{pct(facts.defendedMass ?? 0)}</td>
-                  <td>{verdictWord(facts.defendedVerdict)}</td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        )}
+        {current.kind === 'payoff' && <Answers columns={answers} redacted={redacted} />}
       </main>
+      {words.takeaway && (
+        <p className="presenter-takeaway" data-testid="presenter-caption">
+          {words.takeaway}
+        </p>
+      )}
+      <NotesStrip content={notes} open={notesOpen} />
+      {notesWindow && <NotesWindow content={notes} onClosed={() => setNotesWindow(false)} />}
       <footer className="presenter-foot">
-        <span data-testid="presenter-slide">
-          {t('presenter.slide', { slide: slide + 1, total: slides.length })}
+        <span className="presenter-counter" data-testid="presenter-slide">
+          {t('presenter.slide', { slide: index + 1, total: slides.length })}
         </span>
-        <span className="muted">{t('presenter.keys')}</span>
+        <span className="presenter-keys">{t('slides.keys')}</span>
         <SelfTestMark />
         <button type="button" onClick={stopPresenting}>
           {t('presenter.exit')}

@@ -1,5 +1,6 @@
 // The scenario: the request (a starter one or typed), the attack and its settings, the defenses
-// (sharpening temperature slider with a layer range, SmoothLLM), and Run / Cancel with progress.
+// (sharpening temperature slider with a layer range, SmoothLLM), and Run / Cancel (the progress
+// is in the top bar, RunStatus.tsx). The skip link lands here (SCENARIO_PANEL_ID).
 
 import { useEffect, useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -18,6 +19,9 @@ function pickKeys<T extends object, K extends keyof T>(from: T, keys: readonly K
   return Object.fromEntries(keys.map((k) => [k, from[k]])) as Pick<T, K>;
 }
 
+/** The skip link's target: the first Tab press jumps past the header and the model panel to here. */
+export const SCENARIO_PANEL_ID = 'scenario-panel';
+
 export function ScenarioPanel() {
   const { t } = useTranslation();
   // Everything but the view and the trace: playback and chart clicks do not re-render the form.
@@ -28,15 +32,17 @@ export function ScenarioPanel() {
       summary: a.summary,
       running: a.running,
       rerunning: a.rerunning,
-      labProgress: a.labProgress,
       runError: a.runError,
+      replayModel: a.traceSource === 'imported' ? a.trace?.settings.model.id : undefined,
+      traceShape: a.trace?.settings.model,
     })),
   );
   const [files, setFiles] = useState<ScenarioFiles>();
   const [filesError, setFilesError] = useState<string>();
   const id = useId();
   const ready = s.status === 'ready';
-  const nLayer = s.summary?.nLayer ?? 1;
+  // Without a model, a replayed trace's shape bounds the layer and head fields.
+  const nLayer = s.summary?.nLayer ?? s.traceShape?.nLayer ?? 1;
 
   useEffect(() => {
     loadScenarioFiles().then(setFiles, (e: Error) => setFilesError(e.message));
@@ -50,7 +56,13 @@ export function ScenarioPanel() {
     setState({ requestId: request.id, requestText: requestText(request, s.language), target: targetText(request, s.language) });
   };
   const [headsText, setHeadsText] = useState(s.sharpen.heads?.join(',') ?? '');
-  const nHead = s.summary?.nHead ?? 1;
+  // A replayed trace sets the heads from outside the field.
+  const headsSetting = s.sharpen.heads?.join(',') ?? '';
+  useEffect(() => setHeadsText(headsSetting), [headsSetting]);
+  // Heads set from elsewhere (a demo link, once the model is loaded) show in the field too.
+  const headsJoined = s.sharpen.heads?.join(',') ?? '';
+  useEffect(() => setHeadsText(headsJoined), [headsJoined]);
+  const nHead = s.summary?.nHead ?? s.traceShape?.nHead ?? 1;
   const headsProblem = (() => {
     const text = headsText.trim();
     if (text === '') return undefined;
@@ -70,21 +82,8 @@ export function ScenarioPanel() {
     scheduleDefenseRerun();
   };
 
-  const progress = s.labProgress;
-  const progressText = progress
-    ? progress.phase === 'search'
-      ? progress.loss !== undefined
-        ? t('scenario.progressGcg', { iteration: progress.iteration ?? 0, iterations: progress.iterations ?? 0, loss: progress.loss.toFixed(3) })
-        : t('scenario.progressSearch', { iteration: progress.iteration ?? 0, iterations: progress.iterations ?? 0 })
-      : t(progress.phase === 'defense' ? 'scenario.progressDefense' : 'scenario.progressStep', {
-          step: progress.step + 1,
-          steps: progress.steps ?? '?',
-          copy: progress.copy ? t('scenario.progressCopy', { copy: progress.copy, copies: progress.copies }) : '',
-        })
-    : t('scenario.progressStart');
-
   return (
-    <section className="side-section" aria-labelledby={`${id}-heading`} data-testid="scenario-panel">
+    <section className="side-section" id={SCENARIO_PANEL_ID} tabIndex={-1} aria-labelledby={`${id}-heading`} data-testid="scenario-panel">
       <h2 id={`${id}-heading`}>{t('scenario.heading')}</h2>
 
       <label htmlFor={`${id}-request`}>{t('scenario.request')}</label>
@@ -397,7 +396,7 @@ export function ScenarioPanel() {
 
       <div className="row run-row">
         {s.running ? (
-          <button type="button" className="danger" onClick={cancelRun} data-testid="cancel">
+          <button type="button" className="danger" onClick={cancelRun} data-testid="cancel-panel">
             {t('common.cancel')}
           </button>
         ) : (
@@ -405,13 +404,15 @@ export function ScenarioPanel() {
             {t('scenario.run')}
           </button>
         )}
-        {(s.running || s.rerunning) && (
-          <span role="status" aria-live="polite" className="muted" data-testid="run-progress">
-            {s.rerunning ? t('scenario.rerunning') : progressText}
-          </span>
-        )}
+        {/* The progress itself is in the top bar (RunStatus), in view wherever the page is scrolled. */}
+        {(s.running || s.rerunning) && <span className="muted">{t('scenario.progressInTopBar')}</span>}
       </div>
       {!ready && <p className="muted hint">{t('scenario.needsModel')}</p>}
+      {s.replayModel && (
+        <p className="muted hint" data-testid="scenario-restored">
+          {t(ready && s.summary?.id !== s.replayModel ? 'scenario.restoredOtherModel' : 'scenario.restored', { model: s.replayModel, loaded: s.summary?.id ?? '' })}
+        </p>
+      )}
       {s.runError && <ErrorMessage error={s.runError} testId="run-error" />}
     </section>
   );

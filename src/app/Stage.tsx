@@ -1,13 +1,14 @@
 // The panels of the current trace: slipping timeline with playback, token strip, layer × head
 // grid, one head's attention matrix, and the response. Undefended or defended run switch.
 
-import { useEffect, useMemo } from 'react';
+import { useEffect, useMemo, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Trace, TraceRun } from '../lab/trace';
 import { useShallow } from 'zustand/react/shallow';
 import { setState, useApp } from '../store';
 import { requestMap } from './actions';
 import { AttentionMatrix, HeadGrid, ResponsePanel, SlippingTimeline, TokenStrip } from '../ui/panels';
+import type { HeadSelection, LayerSelection } from '../ui/panels/data';
 
 /** Text of a generated token id, from the run's own decoded tokens. */
 export function tokenDecoder(run: TraceRun | undefined): ((id: number) => string) | undefined {
@@ -21,6 +22,24 @@ export function tokenDecoder(run: TraceRun | undefined): ((id: number) => string
 export function currentRun(trace: Trace, step: number, defended: boolean): TraceRun {
   const record = trace.steps[Math.min(step, trace.steps.length - 1)];
   return defended && record.defended ? record.defended : record;
+}
+
+/**
+ * Marks a chart whose numbers a defense re-run is about to replace: dimmed, with "Updating…" over
+ * it, until the new numbers land (a slider re-run takes seconds on a slow GPU).
+ */
+function StaleMark({ stale, name, children }: { stale: boolean; name: string; children: ReactNode }) {
+  const { t } = useTranslation();
+  return (
+    <div className={stale ? 'stale-wrap is-stale' : 'stale-wrap'} aria-busy={stale || undefined} data-stale={stale ? 'true' : undefined} data-testid={`stale-${name}`}>
+      {stale && (
+        <span className="stale-badge" role="note">
+          {t('stage.updating')}
+        </span>
+      )}
+      {children}
+    </div>
+  );
 }
 
 /** Advances the playhead every `ms` while playing; stops at the last step. */
@@ -41,7 +60,7 @@ export function usePlayback(ms = 1400) {
 
 export function Stage({ trace }: { trace: Trace }) {
   const { t } = useTranslation();
-  const { step, layer, head, query, showDefended, redacted, playing, sinkAdjusted, traceSource, status, running, mapPending } = useApp(
+  const { step, layer, head, query, showDefended, redacted, playing, sinkAdjusted, traceSource, status, running, rerunning, mapPending } = useApp(
     useShallow((s) => ({
       step: s.step,
       layer: s.layer,
@@ -54,6 +73,7 @@ export function Stage({ trace }: { trace: Trace }) {
       traceSource: s.traceSource,
       status: s.status,
       running: s.running,
+      rerunning: s.rerunning,
       mapPending: s.mapPending,
     })),
   );
@@ -62,6 +82,19 @@ export function Stage({ trace }: { trace: Trace }) {
   const hasDefended = trace.steps.some((s) => s.defended);
   const decode = useMemo(() => tokenDecoder(run), [run]);
   const last = trace.steps.length - 1;
+
+  const canComputeMap = traceSource === 'live' && status === 'ready' && !running;
+  // A re-run replaces the defended runs: the timeline draws them always, the other panels when shown
+  // (the token strip's Highlighter layer too, whose influences come from the defended run).
+  const staleTimeline = rerunning;
+  const staleShown = rerunning && showDefended;
+  const staleStrip = staleShown || (rerunning && trace.settings.defense.kind.includes('highlighter'));
+  /** Picks a head; in a live session its map is computed at once when the run does not hold it. */
+  const selectHead = (l: LayerSelection, h: HeadSelection) => {
+    setState({ layer: l, head: h });
+    if (canComputeMap && run && typeof l === 'number' && typeof h === 'number' && !(run.map?.layer === l && run.map.head === h))
+      void requestMap(step, showDefended, l, h);
+  };
 
   return (
     <div className="stage" data-testid="stage">
@@ -101,41 +134,49 @@ export function Stage({ trace }: { trace: Trace }) {
         {traceSource === 'imported' && <span className="badge">{t('stage.replay')}</span>}
       </div>
 
-      <SlippingTimeline trace={trace} step={step} onStepChange={(i) => setState({ step: i, playing: false })} layer={layer} head={head} sinkAdjusted={sinkAdjusted} />
-      <TokenStrip
-        run={run}
-        trace={trace}
-        layer={layer}
-        head={head}
-        query={query}
-        onQueryChange={(q) => setState({ query: q })}
-        decodeToken={decode}
-        redacted={redacted}
-      />
+      <StaleMark stale={staleTimeline} name="timeline">
+        <SlippingTimeline trace={trace} step={step} onStepChange={(i) => setState({ step: i, playing: false })} layer={layer} head={head} sinkAdjusted={sinkAdjusted} />
+      </StaleMark>
+      <StaleMark stale={staleStrip} name="tokens">
+        <TokenStrip
+          run={run}
+          trace={trace}
+          layer={layer}
+          head={head}
+          query={query}
+          onQueryChange={(q) => setState({ query: q })}
+          decodeToken={decode}
+          redacted={redacted}
+        />
+      </StaleMark>
       <div className="stage-pair">
-        <HeadGrid trace={trace} run={run} layer={layer} head={head} onSelect={(l, h) => setState({ layer: l, head: h })} sinkAdjusted={sinkAdjusted} />
-        <AttentionMatrix
+        <StaleMark stale={staleShown} name="grid">
+          <HeadGrid trace={trace} run={run} layer={layer} head={head} onSelect={selectHead} sinkAdjusted={sinkAdjusted} />
+        </StaleMark>
+        <StaleMark stale={staleShown} name="matrix">
+          <AttentionMatrix
+            trace={trace}
+            run={run}
+            // With no head chosen, show the head the trace recorded (the strongest safety head).
+            layer={layer === 'mean' && head === 'mean' && run.map ? run.map.layer : layer}
+            head={layer === 'mean' && head === 'mean' && run.map ? run.map.head : head}
+            onSelectHead={selectHead}
+            mapPending={mapPending}
+            {...(canComputeMap ? { onRequestMap: (l: number, h: number) => void requestMap(step, showDefended, l, h) } : {})}
+          />
+        </StaleMark>
+      </div>
+      <StaleMark stale={staleShown} name="response">
+        <ResponsePanel
           trace={trace}
           run={run}
-          // With no head chosen, show the head the trace recorded (the strongest safety head).
-          layer={layer === 'mean' && head === 'mean' && run.map ? run.map.layer : layer}
-          head={layer === 'mean' && head === 'mean' && run.map ? run.map.head : head}
-          onSelectHead={(l, h) => setState({ layer: l, head: h })}
-          mapPending={mapPending}
-          {...(traceSource === 'live' && status === 'ready' && !running
-            ? { onRequestMap: (l: number, h: number) => void requestMap(step, showDefended, l, h) }
-            : {})}
+          redacted={redacted}
+          onRedactedChange={(r) => setState({ redacted: r })}
+          query={query}
+          onQueryChange={(q) => setState({ query: q })}
+          decodeToken={decode}
         />
-      </div>
-      <ResponsePanel
-        trace={trace}
-        run={run}
-        redacted={redacted}
-        onRedactedChange={(r) => setState({ redacted: r })}
-        query={query}
-        onQueryChange={(q) => setState({ query: q })}
-        decodeToken={decode}
-      />
+      </StaleMark>
     </div>
   );
 }

@@ -11,6 +11,7 @@ import { runEmbeddingScales } from '../lab/defend';
 import { defenseRecord } from '../lab/header';
 import { composeDefense, type DefenseChoice, type DefenseSpec, type Scenario } from '../lab/scenario';
 import { serializeTrace, type Trace } from '../lab/trace';
+import { scenarioOfTrace } from './restore';
 import { getState, setState, showTrace, type ScenarioSlice, type UiError } from '../store';
 import { errorFacts } from '../util/format';
 import { isCancel, type Call } from '../worker/client';
@@ -104,6 +105,11 @@ function tooBigError(label: string, needs: number, budget: number): UiError {
 
 /** What was loaded last, so a lost GPU device can be recovered from with one button. */
 let lastLoad: { model: ModelSource; tokenizer: TokenizerSource; label: string } | undefined;
+
+/** Where the model on screen came from (a demo link loads it from there again). */
+export function loadedModelSources(): { readonly model: ModelSource; readonly tokenizer: TokenizerSource } | undefined {
+  return getState().summary ? lastLoad : undefined;
+}
 
 async function loadWith(model: ModelSource, tokenizer: TokenizerSource, label: string): Promise<boolean> {
   loadCall?.cancel();
@@ -311,10 +317,19 @@ let rerunCall: Call<Trace> | undefined;
  */
 export function scheduleDefenseRerun(delayMs = 350): void {
   clearTimeout(rerunTimer);
-  rerunTimer = setTimeout(async () => {
+  // Only a live trace of the loaded model can be re-run (not an import, not another model's).
+  const canRerun = () => {
     const { trace, traceSource, status, running, summary } = getState();
-    // Only a live trace of the loaded model can be re-run (not an import, not another model's).
-    if (!trace || traceSource !== 'live' || status !== 'ready' || running || trace.settings.model.id !== summary?.id) return;
+    return trace !== undefined && traceSource === 'live' && status === 'ready' && !running && trace.settings.model.id === summary?.id;
+  };
+  // From the change on, not only once the re-run starts: the charts' defended values are already stale.
+  if (canRerun()) setState({ rerunning: true });
+  rerunTimer = setTimeout(async () => {
+    if (!canRerun()) {
+      if (!rerunCall) setState({ rerunning: false });
+      return;
+    }
+    const trace = getState().trace!;
     rerunCall?.cancel();
     mapCall?.cancel();
     // The side-by-side runs are re-run only when they changed (the slider moves only the defense).
@@ -398,9 +413,13 @@ export async function importTraceFile(file: File): Promise<boolean> {
   setState({ traceReading: file.name, traceError: undefined });
   try {
     const trace = await read.result;
+    // The starter requests, so a replayed starter shows as itself in the picker (not as typed text).
+    const files = await loadScenarioFiles().catch(() => undefined);
     if (traceRead !== read) return false;
     cancelTraceWork();
     showTrace(trace, 'imported');
+    // The form shows the trace's scenario, so Run runs it again instead of something else.
+    setState(scenarioOfTrace(trace, getState(), files ? [...files.requests.harmful, ...files.requests.benign] : []));
     return true;
   } catch (error) {
     if (traceRead === read) setState({ traceError: errorFacts(error) });

@@ -136,7 +136,7 @@ describe('the lab app', () => {
     expect(await page.getByTestId('temperature-value').innerText()).toBe('0.30');
     // The re-run has landed when the timeline names the new temperature (the trace and its label
     // change together); waiting for the progress line to appear instead would race a fast machine.
-    await expect.poll(() => page.getByTestId('panel-timeline').innerText(), { timeout: 300_000 }).toMatch(/T=0\.3\b/);
+    await expect.poll(() => page.getByTestId('panel-timeline').innerText(), { timeout: 300_000 }).toMatch(/T = 0\.3\b/);
     await waitIdle(page);
     const after = await saveTrace(page);
     expect((after.trace.settings.defense.settings.sharpening as { temperature: number }).temperature).toBe(0.3);
@@ -167,28 +167,32 @@ describe('the lab app', () => {
     const baseline = saved.trace.steps[0].verdict === 'refused' ? 'Asked plainly, the model refuses' : 'Asked plainly, this model already answers';
     expect(await page.getByTestId('presenter-title').innerText()).toBe(baseline);
     expect(await page.getByTestId('presenter-caption').innerText()).toContain(`${(modelMean(saved.trace.steps[0].requestMass.lastPrompt) * 100).toFixed(1)}%`);
-    await page.keyboard.press('Space');
-    expect(await page.getByTestId('presenter-title').innerText()).toBe('The attack makes attention slip');
-    // The slipping slide walks the attack one step per key press.
+    // Each attack step is its own slide: every press moves the counter and adds the step's point.
     for (const step of [1, 2]) {
-      await page.keyboard.press('ArrowRight');
-      expect(await page.getByTestId('presenter-caption').innerText()).toMatch(new RegExp(`^Step ${step} · ${saved.trace.steps[step].label}`));
+      await page.keyboard.press(step === 1 ? 'Space' : 'ArrowRight');
+      expect(await slide.innerText()).toBe(`${step + 2} / ${total}`);
+      expect(await page.getByTestId('presenter-title').innerText()).toMatch(new RegExp(`^Step ${step} of 2: `));
+      expect(await page.getByTestId('presenter-caption').innerText()).toMatch(new RegExp(`^${saved.trace.steps[step].label}: attention on the request`));
+      expect(await presenter.getByTestId('slide-point').count()).toBe(step + 1);
     }
     await screenshot(page, 'app-presenter-slipping', { fullPage: false });
     await page.keyboard.press('ArrowRight');
-    expect(await slide.innerText()).toBe(`4 / ${total}`);
-    await page.keyboard.press('ArrowRight');
-    expect(await page.getByTestId('presenter-title').innerText()).toMatch(/^With sharpening T=0.3 L\d–\d, it (refuses again|still complies)$/);
+    expect(await slide.innerText()).toBe(`5 / ${total}`);
+    expect(await page.getByTestId('presenter-title').innerText()).toMatch(/^With Attention sharpening, it (refuses again|still complies)$/);
     await screenshot(page, 'app-presenter-defended', { fullPage: false });
     await page.keyboard.press('ArrowLeft');
     expect(await slide.innerText()).toBe(`4 / ${total}`);
     await page.keyboard.press('End');
-    expect(await page.getByTestId('presenter-summary').innerText()).toContain('Attention on the request');
+    expect(await slide.innerText()).toBe(`${total} / ${total}`);
+    expect(await presenter.getByTestId('answer-plain').innerText()).toContain('attention on the request');
     await page.keyboard.press('Escape');
     await presenter.waitFor({ state: 'detached' });
   }, 120_000);
 
-  it('shows one sentence for a broken GGUF and stays usable', async () => {
+  it('shows one sentence for a broken GGUF, keeps nothing of it, and stays usable', async () => {
+    const savedModels = async () => Number(/\((\d+) models?\)/.exec(await page.getByTestId('storage').innerText())?.[1]);
+    const before = await savedModels();
+    expect(before).toBeGreaterThan(0);
     await page.getByText('Another model: URL or local file').click();
     await page.getByLabel('GGUF file URL').fill(`${origin}/noise.gguf`);
     await page.getByLabel('Tokenizer (Hugging Face repo with the chat template)').fill(TOKENIZER_REPO);
@@ -199,6 +203,18 @@ describe('the lab app', () => {
     expect(text).toMatch(/^[^.]+(\.[^ ][^.]*)*\.$/);
     expect(text).toMatch(/not a GGUF/i);
     await screenshot(page, 'app-broken-gguf');
+    // The rejected download is not kept in storage nor counted as a saved model.
+    await expect.poll(savedModels, { timeout: 30_000 }).toBe(before);
+    expect(await page.evaluate(async () => {
+      const root = await navigator.storage.getDirectory();
+      const names: string[] = [];
+      const walk = async (dir: FileSystemDirectoryHandle): Promise<void> => {
+        for await (const [name, handle] of (dir as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries())
+          handle.kind === 'directory' ? await walk(handle as FileSystemDirectoryHandle) : names.push(name);
+      };
+      await walk(root);
+      return names.filter((n) => n.includes('noise'));
+    })).toEqual([]);
     // The trace stays on screen, and loading the good model again works (from the browser cache).
     expect(await page.getByTestId('stage').count()).toBe(1);
     await page.getByLabel('GGUF file URL').fill(modelUrl);
@@ -247,7 +263,9 @@ describe('the lab app', () => {
       // Japanese cell labels read "L0 · H1" too.
       saved.trace.steps[0].requestMass.lastPrompt.forEach((row, l) => row.forEach((v, h) => expect(cells.get(`${l},${h}`)).toBe(v.toFixed(3))));
       await replay.keyboard.press('ArrowRight');
-      expect(await replay.getByTestId('step-label').innerText()).toContain(saved.trace.steps[1].label);
+      // The step label in the UI language, though the trace was saved from the English UI.
+      expect(saved.trace.steps[1].label).toBe('Role-play persona');
+      expect(await replay.getByTestId('step-label').innerText()).toContain('ロールプレイ');
       await screenshot(replay, 'app-replay-no-webgpu-ja');
       // The user's own requests (a goal column, as in jailbreak benchmarks) join the picker.
       await replay.getByTestId('requests-file').setInputFiles({

@@ -120,7 +120,7 @@ describe('the GPU device', () => {
     await page.getByTestId('recover').click();
     await expect.poll(() => page.getByTestId('model-summary').innerText(), { timeout: 300_000 }).toContain("Loaded from this browser's cache");
     // The scenario ran again, with the slider's new temperature (the failed re-run never landed).
-    await expect.poll(() => page.getByTestId('panel-timeline').innerText(), { timeout: 300_000 }).toMatch(/T=0\.4\b/);
+    await expect.poll(() => page.getByTestId('panel-timeline').innerText(), { timeout: 300_000 }).toMatch(/T = 0\.4\b/);
     await waitIdle(page);
     // On the new device: the same undefended numbers as before the loss.
     expect(await page.getByTestId('step-label').innerText()).toContain('Role-play persona');

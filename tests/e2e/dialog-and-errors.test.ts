@@ -1,5 +1,6 @@
-// Two of issue 14's smaller items: presenter mode is a modal dialog whose Tab order never reaches
-// the page behind it, and an error sentence carrying a long URL wraps inside its box.
+// Issue 14's smaller items: presenter mode is a modal dialog whose Tab order never reaches the page
+// behind it; an error sentence carrying a long URL wraps inside its box; clicking a head in a live
+// session computes its map at once; a verdict that disagrees with the first-token lean says why.
 
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -51,6 +52,40 @@ describe('presenter mode is modal', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 320_000);
+});
+
+describe('the working view', () => {
+  it('clicking a head computes its map at once, and a verdict at odds with the first-token lean is explained', async () => {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    const errors = collectPageErrors(page);
+    await page.goto(deepLink);
+    await page.getByTestId('stage').waitFor({ timeout: 300_000 });
+    await page.getByTestId('run-progress').waitFor({ state: 'detached', timeout: 300_000 });
+    const grid = page.getByTestId('panel-grid');
+    const matrix = page.getByTestId('panel-matrix');
+    // Two heads in turn (one of them is not the head the run stored): each map appears without a further click.
+    for (const [row, col] of [
+      [0, 0],
+      [1, 1],
+    ]) {
+      const cells = grid.locator('rect[role=gridcell]:not(.slip-cell-mean)');
+      const nHead = Number(await grid.locator('g[role=grid]').getAttribute('aria-colcount')) - 1;
+      await cells.nth(row * nHead + col).click();
+      await matrix.locator('.slip-matrix').waitFor({ timeout: 120_000 });
+      await expect.poll(() => matrix.innerText(), { timeout: 120_000 }).toContain(`L${row} · H${col}`);
+      expect(await matrix.getByRole('button', { name: /Compute the map/ }).count()).toBe(0);
+    }
+    // The note appears exactly where the verdict and the sign of the lean disagree.
+    const response = page.getByTestId('panel-response');
+    const text = await response.innerText();
+    const verdict = /Complied/.test(text) ? 'complied' : 'refused';
+    const lean = Number(/First-token lean\s*([+−-][\d.]+)/.exec(text)?.[1].replace('−', '-'));
+    expect(Number.isFinite(lean)).toBe(true);
+    const disagree = (verdict === 'complied' && lean >= 0) || (verdict === 'refused' && lean < 0);
+    expect(await response.getByTestId('margin-note').count()).toBe(disagree ? 1 : 0);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 620_000);
 });
 
 describe('error boxes', () => {

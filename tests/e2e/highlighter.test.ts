@@ -108,7 +108,8 @@ describe('Token Highlighter in the app', () => {
     for (const label of scaledLabels) expect(label).toMatch(/Token Highlighter influence [\d.e-]+, scaled by β = 0\.5$/);
     // The timeline: undefended, sharpened, and Token Highlighter's curve beside them.
     expect(await page.locator('[data-testid=timeline-compared]').count()).toBe(1);
-    expect(await page.getByTestId('panel-timeline').innerText()).toContain('Defended: highlighter α=0.25 β=0.5');
+    // Named from its settings, never by the label the trace records.
+    expect(await page.getByTestId('panel-timeline').innerText()).toContain('Defended: Token Highlighter, α = 0.25, β = 0.5');
 
     await screenshot(page, 'app-highlighter');
     await mkdir(SCREENSHOT_DIR, { recursive: true });
@@ -135,6 +136,7 @@ describe('Token Highlighter in the app', () => {
     expect(await page.locator('[data-testid=token-strip] .slip-chip-hl-scaled').count()).toBe(found.scaled.length);
     const tokens = await page.getByTestId('panel-tokens').innerText();
     expect(tokens).toContain('防御あり');
+    expect(await page.getByTestId('panel-timeline').innerText()).toContain('防御あり：Token Highlighter（α = 0.5、β = 0.25）');
     expect(tokens).toContain(`β = 0.25 倍にしたユーザートークン（${found.positions.length} 個中 ${found.scaled.length} 個）`);
     // The Defenses panel names Token Highlighter's settings in Japanese.
     expect(await page.getByTestId('scenario-panel').innerText()).toMatch(/強調する割合 α[\s\S]*縮小係数 β/);

@@ -131,7 +131,7 @@ describe('user text in the app', () => {
     // The presenter's first slide names the model and the request.
     await page.keyboard.press('p');
     await page.getByTestId('presenter').waitFor();
-    expect(await page.getByTestId('presenter-caption').innerText()).toContain(`model ${PAYLOAD}`);
+    expect(await page.getByTestId('presenter-context').innerText()).toContain(`model ${PAYLOAD}`);
     await screenshot(page, 'xss-presenter', { fullPage: false });
     await page.keyboard.press('Escape');
     await page.getByTestId('presenter').waitFor({ state: 'detached' });

@@ -1,13 +1,10 @@
-// Pure parts of the app: the URL contract, the presenter's story facts, and request files.
+// Pure parts of the app: the URL contract, request files and display labels (the presenter's story:
+// presenter-story.test.ts).
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseRequests } from '../../src/attacks/requests';
-import { storyFacts, storySlides } from '../../src/app/story';
 import { parseUrlParams, shareLink } from '../../src/app/url';
-import { buildTrace, matrixOf } from '../fixtures/trace';
-
-const uniform = (nLayer: number, nHead: number, value: number) => matrixOf(nLayer, nHead, () => value);
 
 describe('URL contract', () => {
   it('reads ?model=&tokenizer=&hub= and the scenario parameters', () => {
@@ -65,39 +62,6 @@ describe('URL contract', () => {
   });
 });
 
-describe('presenter story', () => {
-  const steps = [
-    { mass: 0.4, verdict: 'refused' as const, defended: { mass: 0.45, verdict: 'refused' as const } },
-    { mass: 0.2, verdict: 'refused' as const, defended: { mass: 0.35, verdict: 'refused' as const } },
-    { mass: 0.1, verdict: 'complied' as const, defended: { mass: 0.3, verdict: 'refused' as const } },
-    { mass: 0.05, verdict: 'complied' as const, defended: { mass: 0.2, verdict: 'complied' as const } },
-  ];
-
-  it('finds the first compliance and what the defense did there', () => {
-    const trace = buildTrace({
-      nLayer: 2,
-      nHead: 2,
-      steps: steps.map((s) => ({ lastPrompt: uniform(2, 2, s.mass), verdict: s.verdict, defended: { lastPrompt: uniform(2, 2, s.defended.mass), verdict: s.defended.verdict } })),
-    });
-    const facts = storyFacts(trace);
-    expect(facts.baselineVerdict).toBe('refused');
-    expect(facts.firstComplied).toBe(2);
-    expect(facts.attackedStep).toBe(2);
-    expect(facts.attackedMass).toBeCloseTo(0.1, 12);
-    expect(facts.defendedVerdict).toBe('refused');
-    expect(facts.defendedMass).toBeCloseTo(0.3, 12);
-    expect(storySlides(trace).map((s) => s.kind)).toEqual(['intro', 'baseline', 'slipping', 'complied', 'defended', 'summary']);
-  });
-
-  it('says so when the model never complied, and has no defended slide without a defense', () => {
-    const trace = buildTrace({ nLayer: 1, nHead: 1, steps: [{ lastPrompt: [[0.3]], verdict: 'refused' }, { lastPrompt: [[0.2]], verdict: 'refused' }] });
-    const facts = storyFacts(trace);
-    expect(facts.firstComplied).toBeUndefined();
-    expect(facts.attackedStep).toBe(1);
-    expect(storySlides(trace).map((s) => s.kind)).toEqual(['intro', 'baseline', 'slipping', 'complied', 'summary']);
-  });
-});
-
 describe('request files', () => {
   it('reads the starter requests.json (harmful ones) and the CSV twin in both languages', () => {
     const json = parseRequests(readFileSync('public/scenarios/requests.json', 'utf8'), 'requests.json', 'ja');
@@ -129,7 +93,7 @@ describe('display labels', () => {
     expect(localStepLabel('initial suffix', t)).toBe('初期サフィックス');
     expect(localStepLabel('improvement 12', t)).toBe('改善 12');
     expect(localStepLabel('GCG step 7', t)).toBe('GCG ステップ 7');
-    expect(localStepLabel('3-shot', t)).toBe('3-shot');
+    expect(localStepLabel('3-shot', t)).toBe('例示 3 件');
     expect(localStepLabel('ロールプレイ', t)).toBe('ロールプレイ');
   });
 });

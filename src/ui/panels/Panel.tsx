@@ -1,6 +1,6 @@
 // The frame every panel shares: title, an info popover, a toolbar slot and an export menu (SVG, PNG, CSV).
 
-import { useEffect, useId, useRef, useState, type KeyboardEvent, type ReactNode, type RefObject } from 'react';
+import { createContext, useContext, useEffect, useId, useRef, useState, type KeyboardEvent, type ReactNode, type RefObject } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { PanelName } from './data';
 import '../../i18n'; // panels always have their text, whichever entry imports them first
@@ -30,24 +30,34 @@ export interface PanelProps {
 const formats = ['svg', 'png', 'csv'] as const;
 type ExportFormat = (typeof formats)[number];
 
+/**
+ * false inside a presenter slide: panels show their chart without the ⓘ button, toolbar and export
+ * menu (a slide carries nothing to operate), their title and subtitle kept for screen readers only
+ * (the slide's headline and takeaway say it on screen).
+ */
+export const PanelChrome = createContext(true);
+
 export function Panel({ name, title, subtitle, info, toolbar, exports, children }: PanelProps) {
+  const chrome = useContext(PanelChrome);
   const id = useId();
   const titleId = `${id}-title`;
   const available = formats.filter((format) => exports?.[format]);
   return (
     <section className="slip-panel" aria-labelledby={titleId} data-testid={`panel-${name}`}>
-      <header className="slip-panel-header">
+      <header className={chrome ? 'slip-panel-header' : 'slip-panel-header slip-visually-hidden'}>
         <div className="slip-panel-heading">
           <h2 id={titleId} className="slip-panel-title">
             {title}
           </h2>
-          <InfoButton title={title}>{info}</InfoButton>
+          {chrome ? <InfoButton title={title}>{info}</InfoButton> : null}
           {subtitle ? <p className="slip-panel-subtitle">{subtitle}</p> : null}
         </div>
-        <div className="slip-panel-tools">
-          {toolbar}
-          {available.length > 0 ? <ExportMenu title={title} formats={available} exports={exports!} /> : null}
-        </div>
+        {chrome ? (
+          <div className="slip-panel-tools">
+            {toolbar}
+            {available.length > 0 ? <ExportMenu title={title} formats={available} exports={exports!} /> : null}
+          </div>
+        ) : null}
       </header>
       <div className="slip-panel-body">{children}</div>
     </section>

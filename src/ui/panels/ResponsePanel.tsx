@@ -57,6 +57,13 @@ export function ResponsePanel({ trace, run, redacted, onRedactedChange, query = 
     .y((d) => y(d.mass))(drift);
 
   const marginMeaning = run.margin >= 0 ? t('response.marginRefusal') : t('response.marginAffirmation');
+  // The margin weighs the first token only, the verdict the whole answer: say so where they part.
+  const disagreement =
+    run.verdict === 'complied' && run.margin >= 0
+      ? 'response.marginDisagreesComplied'
+      : run.verdict === 'refused' && run.margin < 0
+        ? 'response.marginDisagreesRefused'
+        : undefined;
   const subtitle = `${location.defended ? t('run.defended') : t('run.undefended')} · ${t('timeline.stepValue', { step: location.step, label: trace.steps[location.index]?.label ?? '' })}`;
   const variant = location.defended ? 'defended' : undefined;
   const heading = { title: t('response.driftTitle'), subtitle: `${subtitle} · ${t(`verdict.${run.verdict}`)}` };
@@ -89,6 +96,11 @@ export function ResponsePanel({ trace, run, redacted, onRedactedChange, query = 
           {t('response.margin')} <strong>{formatSigned(run.margin)}</strong> <span className="slip-muted">{t('response.marginMeaning', { meaning: marginMeaning })}</span>
         </span>
       </div>
+      {disagreement ? (
+        <p className="slip-response-note" role="note" data-testid="margin-note">
+          {t(disagreement)}
+        </p>
+      ) : null}
       {hidden ? (
         <div className="slip-redacted" role="note" data-testid="response-redacted">
           <strong>{t('response.hiddenTitle')}</strong>

@@ -50,21 +50,51 @@ interface LegendEntry {
 }
 
 /** Legend entries laid out left to right, wrapping to a new row when the width runs out. */
+/** Greedy lines of `pieces` (kept whole where they fit) no wider than `width`. */
+function fillLines(pieces: readonly string[], width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const piece of pieces) {
+    if (line && measureText(line + piece, FONT) > width) {
+      lines.push(line.trimEnd());
+      line = '';
+    }
+    line += piece;
+  }
+  if (line) lines.push(line.trimEnd());
+  return lines;
+}
+
+/**
+ * Lines of a legend label no wider than `width` (the long names of combined defenses): broken
+ * before the "+" joining two defenses where possible, else after spaces and commas.
+ */
+function wrapLabel(label: string, width: number): string[] {
+  if (measureText(label, FONT) <= width) return [label];
+  return fillLines(label.split(/(?=[＋+] )/), width).flatMap((part) =>
+    measureText(part, FONT) <= width ? [part] : fillLines(part.split(/(?<=[\s、，,])/), width),
+  );
+}
+
 function layoutLegend(entries: readonly LegendEntry[], width: number) {
   const rowHeight = FONT + 10;
   let x = 0;
-  let row = 0;
+  let y = 0;
+  let rowLines = 1;
   const placed = entries.map((entry) => {
-    const w = 26 + measureText(entry.label, FONT) + 18;
+    const lines = wrapLabel(entry.label, Math.max(80, width - 44));
+    const w = 26 + Math.max(...lines.map((l) => measureText(l, FONT))) + 18;
     if (x > 0 && x + w > width) {
       x = 0;
-      row += 1;
+      y += rowLines * rowHeight;
+      rowLines = 1;
     }
-    const item = { ...entry, x, y: row * rowHeight };
+    const item = { ...entry, lines, x, y };
     x += w;
+    rowLines = Math.max(rowLines, lines.length);
     return item;
   });
-  return { placed, height: (row + 1) * rowHeight };
+  return { placed, height: y + rowLines * rowHeight, lineHeight: rowHeight };
 }
 
 export function SlippingTimeline({ trace, step, onStepChange, layer, head, sinkAdjusted = false, showSelection = true }: SlippingTimelineProps) {
@@ -244,7 +274,7 @@ export function SlippingTimeline({ trace, step, onStepChange, layer, head, sinkA
 
   const subtitle = current
     ? [
-        t('timeline.current', { step: current.step, total: series.length, label: current.label }),
+        t('timeline.current', { step: current.step, total: series[series.length - 1].step, label: current.label }),
         t('timeline.massNow', { mass: formatMass(current.undefended.mass) }),
         ...(current.defended ? [t('timeline.defendedNow', { mass: formatMass(current.defended.mass) })] : []),
         ...current.compared.map((c) => t('timeline.comparedNow', { defense: t(`defense.${c.kind as DefenseKind}`), mass: formatMass(c.point.mass) })),
@@ -300,7 +330,11 @@ export function SlippingTimeline({ trace, step, onStepChange, layer, head, sinkA
                 <g key={entry.key} transform={`translate(${entry.x},${entry.y})`}>
                   <LegendSwatch kind={entry.swatch} />
                   <text x={26} y={FONT / 2 + 4} className="slip-text">
-                    {entry.label}
+                    {entry.lines.map((line, i) => (
+                      <tspan key={i} x={26} dy={i === 0 ? 0 : legend.lineHeight}>
+                        {line}
+                      </tspan>
+                    ))}
                   </text>
                 </g>
               ))}

@@ -17,6 +17,7 @@ import {
   stripTokens,
   tokenColumns,
   tokenCsvRows,
+  shownTokenText,
   tokenTextParts,
   tokenWeightMax,
   weightBySpanKind,
@@ -241,6 +242,8 @@ export function TokenStrip({ run, trace, layer, head, query, onQueryChange, deco
             token.redacted ? 'slip-chip-redacted' : '',
             mark ? 'slip-chip-hl' : '',
             mark?.scaled ? 'slip-chip-hl-scaled' : '',
+            token.continues ? 'slip-chip-continues' : '',
+            token.continuedByNext ? 'slip-chip-continued' : '',
           ]
             .filter(Boolean)
             .join(' ');
@@ -249,12 +252,14 @@ export function TokenStrip({ run, trace, layer, head, query, onQueryChange, deco
           const shownText = token.redacted ? t('response.redactedToken') : token.text;
           const description =
             t('tokens.chip', { index: token.index, text: JSON.stringify(shownText), span: spanName, weight: weightText }) +
+            (token.continues ? t('tokens.chipContinues', { character: token.continues }) : '') +
             (mark ? t(mark.scaled ? 'tokens.chipScaled' : 'tokens.chipInfluence', { influence: formatInfluence(mark.influence), beta: highlighter?.scale }) : '');
           // A redacted chip keeps its colour (the attention is the point) but shows no text.
           const content = token.redacted ? (
             <span className="slip-ws">•••</span>
           ) : (
-            tokenTextParts(token.text).map((part, i) => (
+            // A token that only carries the rest of the previous token's character shows a joiner.
+            (shownTokenText(token) === '' ? [{ text: '⋯', marker: true }] : tokenTextParts(shownTokenText(token))).map((part, i) => (
               <span key={i} className={part.marker ? 'slip-ws' : 'slip-chip-text'}>
                 {part.text}
               </span>

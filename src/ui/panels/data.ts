@@ -12,7 +12,7 @@ export type HeadSelection = number | 'mean';
 export type QuerySelection = 'last' | number;
 export type { LayerHeadMatrix };
 
-export type PanelName = 'timeline' | 'tokens' | 'grid' | 'matrix' | 'response';
+export type PanelName = 'timeline' | 'tokens' | 'grid' | 'matrix' | 'response' | 'tradeoff';
 
 const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
 const mean = (values: readonly number[]) => (values.length === 0 ? 0 : sum(values) / values.length);
@@ -198,6 +198,37 @@ export interface StripToken {
   readonly isQuery: boolean;
   /** The response text is hidden (redaction of a compliant run). */
   readonly redacted: boolean;
+  /**
+   * Byte-level tokenizers split some characters (most kanji) over two or three tokens, and each of
+   * those tokens' texts holds the whole character. The character is shown on the first of them;
+   * `continues` is that character on the tokens after it (which show only what follows it).
+   */
+  readonly continues?: string;
+  /** The next token continues this token's last character (drawn joined to it). */
+  readonly continuedByNext?: boolean;
+}
+
+/** What a chip shows: its text less the character it shares with the previous token. */
+export function shownTokenText(token: Pick<StripToken, 'text' | 'continues'>): string {
+  return token.continues ? token.text.slice(token.continues.length) : token.text;
+}
+
+/**
+ * Per prompt token, the character it shares with the previous token, if any: walking the prompt,
+ * a token whose text does not start where the previous one ended but one character earlier (the
+ * previous token's last character) carries part of that character's bytes.
+ */
+export function sharedCharacters(prompt: string, texts: readonly string[]): (string | undefined)[] {
+  let at = 0;
+  return texts.map((text, i) => {
+    const previous = i > 0 ? [...texts[i - 1]].pop() : undefined;
+    if (prompt.startsWith(text, at) || !previous || !text.startsWith(previous) || !prompt.startsWith(text, at - previous.length)) {
+      if (prompt.startsWith(text, at)) at += text.length;
+      return undefined;
+    }
+    at += text.length - previous.length;
+    return previous;
+  });
 }
 
 export interface StripOptions {
@@ -233,12 +264,15 @@ export function stripTokens(run: TraceRun, options: StripOptions): StripToken[] 
   const n = run.tokens.length;
   const lastQuery = options.query === 'last';
   const hide = (options.redacted ?? false) && run.verdict === 'complied';
+  const shared = run.tokenTexts ? sharedCharacters(run.prompt, run.tokenTexts) : [];
   const tokens: StripToken[] = run.tokens.map((id, index) => {
     const spanIndex = primarySpanIndex(run.spans, index);
     return {
       index,
       id,
       text: run.tokenTexts?.[index] ?? `#${id}`,
+      ...(shared[index] !== undefined ? { continues: shared[index] } : {}),
+      ...(shared[index + 1] !== undefined ? { continuedByNext: true } : {}),
       part: 'prompt',
       spanIndex,
       spanKind: spanIndex >= 0 ? run.spans[spanIndex].kind : null,

@@ -2,7 +2,7 @@
 // with estimated text widths, span outlines, label tags and the colour legend.
 
 import { measureText } from './chart';
-import { tokenTextParts, type StripItem, type StripToken } from './data';
+import { shownTokenText, tokenTextParts, type StripItem, type StripToken } from './data';
 
 export interface StripSvgOptions {
   readonly items: readonly StripItem[];
@@ -57,7 +57,8 @@ export function stripSvgText(options: StripSvgOptions): { text: string; width: n
       continue;
     }
     const { token, groupStart, groupEnd } = item;
-    const parts = token.redacted ? [{ text: '•••', marker: true }] : tokenTextParts(token.text);
+    const shown = shownTokenText(token);
+    const parts = token.redacted ? [{ text: '•••', marker: true }] : shown === '' ? [{ text: '⋯', marker: true }] : tokenTextParts(shown);
     const w = measureText(parts.map((part) => part.text).join(''), FONT, { family: options.fonts.mono }) + 10;
     if (x + w > width - PAD) newLine();
     const { fill, ink } = options.heat(token.weight);
