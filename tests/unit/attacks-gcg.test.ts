@@ -9,7 +9,6 @@ import { checkGcgFits, checkGcgTarget, gcgSearch, runGcg, topKByPosition, type G
 import { AttackInputError } from '../../src/attacks/types';
 import type { LoadedModel } from '../../src/engine/api';
 import type { GpuContext } from '../../src/engine/gpu';
-import { loadModel } from '../../src/engine/model';
 import { openGguf } from '../../src/gguf/reader';
 import { pathSource } from '../../src/gguf/source-node';
 import { runScenario } from '../../src/lab/runner';
@@ -22,7 +21,7 @@ import { loadTokenizerFromDirectory } from '../../src/tokenizer/source-node';
 import { mulberry32 } from '../../src/util/random';
 import { presets, randomModel } from '../fixtures/models';
 import { createTestContext } from '../support/gpu';
-import { randomTokens } from '../support/model';
+import { loadBoth, randomTokens } from '../support/model';
 
 /** A linear objective: loss = mean over positions of W[i][s_i], so G[i][v] = W[i][v] / n exactly. */
 function linearModel(positions: number, vocab: number, seed: number) {
@@ -228,13 +227,9 @@ describe('GCG in the lab (GPU engine against the float64 reference)', () => {
   let trace: Trace;
 
   beforeAll(async () => {
-    const path = await randomModel(labSpec);
     const tokenizer = await loadTokenizerFromDirectory(QWEN_DIR);
     ctx = await createTestContext();
-    model = await loadModel(ctx, await pathSource(path));
-    const source = await pathSource(path);
-    reference = await loadReferenceModel(await openGguf(source));
-    await source.close?.();
+    ({ gpu: model, reference } = await loadBoth(ctx, labSpec));
     lab = { model, tokenizer, modelInfo: { id: 'tiny-qwen2-q8_0' }, tokenizerId: 'Qwen3 (local)' };
   }, 180_000);
 

